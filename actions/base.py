@@ -1,0 +1,84 @@
+"""The frame every resident-facing action shares: language, emergency notice, then its own reply."""
+from __future__ import annotations
+
+import abc
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.replies import emergency_replies, entity_value, language_for, urgency_of
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Turn:
+    """What the action knows about the resident's latest message."""
+
+    sender_id: str
+    text: str
+    intent: str
+    lang: str
+    category: str
+    urgency: List[str]
+    entities: List[Dict[str, Any]]
+    tracker: Tracker
+    replies: List[str] = field(default_factory=list)
+    events: List[Dict[str, Any]] = field(default_factory=list)
+
+    def say(self, text: str) -> None:
+        self.replies.append(text)
+
+
+def _first_action_after_user(tracker: Tracker) -> bool:
+    """True when no bot message was sent since the resident's latest message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return True
+        if event.get("event") == "bot":
+            return False
+    return True
+
+
+def read_turn(tracker: Tracker) -> Turn:
+    latest = tracker.latest_message or {}
+    entities = latest.get("entities") or []
+    return Turn(
+        sender_id=tracker.sender_id,
+        text=latest.get("text") or "",
+        intent=(latest.get("intent") or {}).get("name") or "",
+        lang=language_for(tracker.get_slot("language"), entities),
+        category=entity_value(entities, "category") or "other",
+        urgency=urgency_of(entities),
+        entities=entities,
+        tracker=tracker,
+    )
+
+
+class ResidentAction(Action, metaclass=abc.ABCMeta):
+    """Subclasses implement `respond(turn)`; the emergency notice always comes first."""
+
+    @abc.abstractmethod
+    def name(self) -> Text:
+        ...
+
+    @abc.abstractmethod
+    async def respond(self, turn: Turn) -> None:
+        ...
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        turn = read_turn(tracker)
+        if turn.urgency and _first_action_after_user(tracker):
+            for text in emergency_replies(turn.urgency, turn.lang):
+                turn.say(text)
+        await self.respond(turn)
+        for text in turn.replies:
+            dispatcher.utter_message(text=text)
+        events = turn.events
+        if tracker.get_slot("language") != turn.lang:
+            events = [SlotSet("language", turn.lang)] + events
+        return events

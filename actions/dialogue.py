@@ -1,0 +1,69 @@
+"""Small-talk and navigation actions: greeting, help, thanks, goodbye, fallback."""
+from __future__ import annotations
+
+from actions.base import ResidentAction, Turn
+from bot.texts import render
+
+
+class _TextAction(ResidentAction):
+    """An action that answers with fixed texts from the catalogue."""
+
+    action_name = ""
+    text_keys: tuple = ()
+
+    def name(self) -> str:
+        return self.action_name
+
+    async def respond(self, turn: Turn) -> None:
+        for key in self.text_keys:
+            turn.say(render(key, turn.lang))
+
+
+class ActionGreet(_TextAction):
+    action_name, text_keys = "action_greet", ("greet", "help")
+
+
+class ActionHelp(_TextAction):
+    action_name, text_keys = "action_help", ("help",)
+
+
+class ActionGoodbye(_TextAction):
+    action_name, text_keys = "action_goodbye", ("goodbye",)
+
+
+class ActionThank(_TextAction):
+    action_name, text_keys = "action_thank", ("thank",)
+
+
+class ActionBotChallenge(_TextAction):
+    action_name, text_keys = "action_bot_challenge", ("bot_challenge",)
+
+
+class ActionOutOfScope(_TextAction):
+    action_name, text_keys = "action_out_of_scope", ("out_of_scope", "help")
+
+
+class ActionAffirmIdle(_TextAction):
+    action_name, text_keys = "action_affirm_idle", ("affirm_idle",)
+
+
+class ActionDenyIdle(_TextAction):
+    action_name, text_keys = "action_deny_idle", ("deny_idle",)
+
+
+class ActionInformIdle(_TextAction):
+    action_name, text_keys = "action_inform_idle", ("fallback",)
+
+
+class ActionFallback(ResidentAction):
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def respond(self, turn: Turn) -> None:
+        if not turn.text.strip():
+            turn.say(render("empty_message", turn.lang))
+        elif turn.urgency:
+            # The emergency notice already went out; the classifier's doubt changes nothing.
+            return
+        else:
+            turn.say(render("fallback", turn.lang))

@@ -1,0 +1,71 @@
+"""What a message is about: the taxonomy category, learned from the training examples.
+
+A linear model over TF-IDF of jieba words (1–2 grams) and character n-grams (1–3) of the
+normalised text. It is trained by the Rasa component `bot.nlu.components.CategoryClassifier`
+and usable without Rasa (tests, benchmarks).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+import joblib
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from bot.language import normalise_for_nlu
+from bot.tokenize import tokens
+
+OTHER = "other"
+MAX_CHARS = 600  # long messages state their subject early; bounds cost on 20,000-character input
+
+
+def _prepare(text: str) -> str:
+    return normalise_for_nlu(text)[:MAX_CHARS]
+
+
+def _words(text: str) -> List[str]:
+    return tokens(text)
+
+
+@dataclass
+class CategoryModel:
+    words: TfidfVectorizer
+    chars: TfidfVectorizer
+    classifier: LogisticRegression
+
+    @classmethod
+    def train(cls, texts: Sequence[str], labels: Sequence[str]) -> "CategoryModel":
+        prepared = [_prepare(t) for t in texts]
+        words = TfidfVectorizer(analyzer=_words, ngram_range=(1, 1), sublinear_tf=True, min_df=1)
+        chars = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=2, max_features=60000
+        )
+        features = hstack([words.fit_transform(prepared), chars.fit_transform(prepared)]).tocsr()
+        classifier = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")
+        classifier.fit(features, list(labels))
+        return cls(words, chars, classifier)
+
+    def _features(self, texts: Sequence[str]):
+        prepared = [_prepare(t) for t in texts]
+        return hstack([self.words.transform(prepared), self.chars.transform(prepared)]).tocsr()
+
+    def predict(self, text: str) -> Tuple[str, float]:
+        return self.predict_many([text])[0]
+
+    def predict_many(self, texts: Sequence[str]) -> List[Tuple[str, float]]:
+        if not texts:
+            return []
+        probabilities = self.classifier.predict_proba(self._features(texts))
+        labels = self.classifier.classes_
+        best = probabilities.argmax(axis=1)
+        return [(str(labels[i]), float(p[i])) for i, p in zip(best, probabilities)]
+
+    def save(self, path: Path) -> None:
+        joblib.dump(self, path)
+
+    @staticmethod
+    def load(path: Path) -> "CategoryModel":
+        return joblib.load(path)

@@ -1,0 +1,200 @@
+"""`make train` / `make run`: train the model when its inputs changed, and run all services.
+
+Run starts the action server and the Rasa server (later also channels and the web app) on
+127.0.0.1, waits until each answers, and stops all of them cleanly on Ctrl-C or when one dies.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from bot.settings import ROOT, VAR_DIR, ensure_token, load_env
+
+MODEL_DIR = ROOT / "models"
+MODEL = MODEL_DIR / "current.tar.gz"
+FINGERPRINT = MODEL_DIR / "current.fingerprint"
+# Everything that changes what `rasa train` produces.
+TRAINING_INPUTS = ["config.yml", "domain.yml", "nlu_data", "bot/nlu", "bot/category_model.py",
+                   "bot/tokenize.py", "bot/language.py", "bot/data/jieba_userdict.txt", "requirements.lock"]
+PY = sys.executable
+BIN = Path(sys.executable).parent
+
+
+def training_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in TRAINING_INPUTS:
+        path = ROOT / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.suffix == ".pyc" or "__pycache__" in file.parts:
+                continue
+            digest.update(str(file.relative_to(ROOT)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def train(force: bool = False) -> None:
+    fingerprint = training_fingerprint()
+    if not force and MODEL.exists() and FINGERPRINT.exists() and FINGERPRINT.read_text() == fingerprint:
+        print("==> model is up to date (training data unchanged)")
+        return
+    print("==> training the model (training data changed)")
+    started = time.monotonic()
+    MODEL_DIR.mkdir(exist_ok=True)
+    subprocess.run(
+        [str(BIN / "rasa"), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "nlu_data",
+         "--out", str(MODEL_DIR), "--fixed-model-name", "current"],
+        cwd=ROOT, check=True,
+    )
+    FINGERPRINT.write_text(fingerprint)
+    print(f"==> trained in {time.monotonic() - started:.0f} s")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Service:
+    name: str
+    argv: List[str]
+    port: int
+    health_path: str
+    process: Optional[subprocess.Popen] = None
+
+
+def service_environment() -> Dict[str, str]:
+    """Environment for the child processes: the embedded (SQLite) defaults unless configured."""
+    env = dict(os.environ)
+    host = env["BIND_HOST"]
+    VAR_DIR.mkdir(exist_ok=True)
+    env.setdefault("ACTION_ENDPOINT_URL", f"http://{host}:{env['ACTION_PORT']}/webhook")
+    env.setdefault("TRACKER_STORE_URL", f"sqlite:///{VAR_DIR / 'rasa_tracker.db'}")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def services() -> List[Service]:
+    host = os.environ["BIND_HOST"]
+    rasa_port, action_port = int(os.environ["RASA_PORT"]), int(os.environ["ACTION_PORT"])
+    return [
+        Service("action server", [PY, "-m", "actions", "--host", host, "--port", str(action_port)], action_port, "/health"),
+        Service("rasa server", [PY, "-m", "connectors.serve", "--host", host, "--port", str(rasa_port)], rasa_port, "/"),
+    ]
+
+
+def wait_healthy(service: Service, host: str, timeout: float = 300) -> bool:
+    deadline = time.monotonic() + timeout
+    url = f"http://{host}:{service.port}{service.health_path}"
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def stop_all(running: List[Service]) -> None:
+    for service in reversed(running):
+        if service.process and service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for service in running:
+        if not service.process:
+            continue
+        try:
+            service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            service.process.wait()
+
+
+def run() -> int:
+    host = os.environ["BIND_HOST"]
+    wanted = services()
+    taken = [s for s in wanted if not port_is_free(host, s.port)]
+    if taken:
+        for s in taken:
+            print(f"error: port {s.port} on {host} is already in use, so the {s.name} cannot start. "
+                  f"Stop whatever uses it, or choose another port in .env.", file=sys.stderr)
+        return 2
+    if not MODEL.exists():
+        print("error: no trained model; run `make train` first", file=sys.stderr)
+        return 2
+    env = service_environment()
+    running: List[Service] = []
+    stopping = False
+
+    def on_signal(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        for service in wanted:
+            # Each child in its own process group: Ctrl-C reaches only us, and we stop them in order.
+            service.process = subprocess.Popen(service.argv, cwd=ROOT, env=env, start_new_session=True)
+            running.append(service)
+            if not wait_healthy(service, host) or stopping:
+                if not stopping:
+                    print(f"error: the {service.name} did not start (see its log above)", file=sys.stderr)
+                return 1
+            print(f"==> {service.name} ready on http://{host}:{service.port}")
+        print(f"==> all services up. REST: POST http://{host}:{os.environ['RASA_PORT']}/webhooks/rest/webhook  (Ctrl-C stops)")
+        while not stopping:
+            for service in running:
+                if service.process.poll() is not None:
+                    print(f"error: the {service.name} stopped (exit {service.process.returncode}); stopping the rest",
+                          file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        print("==> stopping")
+        return 0
+    finally:
+        stop_all(running)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train_parser = sub.add_parser("train", help="train the model if its inputs changed")
+    train_parser.add_argument("--force", action="store_true")
+    sub.add_parser("run", help="run every service on 127.0.0.1 until Ctrl-C")
+    sub.add_parser("fingerprint", help="print the training-input fingerprint")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    load_env()
+    if args.command == "train":
+        train(force=args.force)
+        return 0
+    if args.command == "fingerprint":
+        print(training_fingerprint())
+        return 0
+    ensure_token()
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Custom Rasa NLU components. Thin: the logic lives in plain modules of `bot/`.
+
+Pipeline order (config.yml): ScriptNormalizer → ChineseTokenizer → featurizers → DIET →
+CategoryClassifier → UrgencyDetector → FallbackClassifier.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.constants import ENTITIES, METADATA, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.category_model import OTHER, CategoryModel
+from bot.language import detect_language, normalise_for_nlu
+from bot.tokenize import token_spans
+from bot.urgency import detect_urgency
+
+logger = logging.getLogger(__name__)
+
+ORIGINAL_TEXT = "original_text"
+
+
+def _add_entity(message: Message, name: str, value: str, confidence: float, extractor: str) -> None:
+    text = message.get(TEXT) or ""
+    entity = {
+        "entity": name,
+        "value": value,
+        "start": 0,
+        "end": len(text),
+        "confidence": confidence,
+        "extractor": extractor,
+    }
+    message.set(ENTITIES, [e for e in message.get(ENTITIES, []) if e.get("entity") != name] + [entity], add_to_output=True)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class ScriptNormalizer(GraphComponent):
+    """Detects the message's language and script, then hands the classifiers Simplified text.
+
+    Adds a `language` entity (zh-Hans, zh-Hant, en, or zh when the script is undecidable).
+    """
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context) -> "ScriptNormalizer":
+        return cls()
+
+    def _normalise(self, message: Message) -> Optional[str]:
+        text = message.get(TEXT)
+        if not isinstance(text, str):
+            return None
+        message.set(ORIGINAL_TEXT, text)
+        message.set(TEXT, normalise_for_nlu(text))
+        return text
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._normalise(example)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            original = self._normalise(message)
+            if original is None:
+                continue
+            language = detect_language(original).language
+            if language:
+                _add_entity(message, "language", language, 1.0, type(self).__name__)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
+class ChineseTokenizer(Tokenizer):
+    """jieba words for Chinese, whole words for Latin script; bounded in number."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+            "max_tokens": 200,
+        }
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context) -> "ChineseTokenizer":
+        return cls(config)
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        text = message.get(attribute) or ""
+        spans = token_spans(text, self._config["max_tokens"])
+        return self._apply_token_pattern([Token(word, start) for word, start in spans])
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
+class CategoryClassifier(GraphComponent):
+    """Predicts the taxonomy category of every message as a `category` entity.
+
+    Trained on the category each training block declares in its metadata
+    (`metadata: {category: noise}`); examples without one (greetings, chit-chat) teach `other`.
+    """
+
+    FILE = "category_model.joblib"
+
+    def __init__(self, model_storage: ModelStorage, resource: Resource, model: Optional[CategoryModel] = None):
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context) -> "CategoryClassifier":
+        return cls(model_storage, resource)
+
+    @staticmethod
+    def category_of(message: Message) -> str:
+        metadata = message.get(METADATA) or {}
+        for scope in ("example", "intent"):
+            value = (metadata.get(scope) or {}).get("category")
+            if value:
+                return str(value)
+        return OTHER
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [m for m in training_data.intent_examples if m.get(TEXT)]
+        texts = [m.get(TEXT) for m in examples]
+        labels = [self.category_of(m) for m in examples]
+        self._model = CategoryModel.train(texts, labels)
+        with self._model_storage.write_to(self._resource) as directory:
+            self._model.save(directory / self.FILE)
+        return self._resource
+
+    @classmethod
+    def load(cls, config, model_storage, resource, execution_context, **kwargs) -> "CategoryClassifier":
+        try:
+            with model_storage.read_from(resource) as directory:
+                return cls(model_storage, resource, CategoryModel.load(directory / cls.FILE))
+        except ValueError:
+            logger.warning("CategoryClassifier has no trained model; every message gets 'other'.")
+            return cls(model_storage, resource)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str):
+                continue
+            if self._model is None or not text.strip():
+                category, confidence = OTHER, 1.0
+            else:
+                category, confidence = self._model.predict(text)
+            _add_entity(message, "category", category, round(confidence, 4), type(self).__name__)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class UrgencyDetector(GraphComponent):
+    """Adds an `urgency` entity (fire / medical / police) from the urgency lexicon, whatever the intent."""
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context) -> "UrgencyDetector":
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(ORIGINAL_TEXT) or message.get(TEXT)
+            if not isinstance(text, str):
+                continue
+            kinds = detect_urgency(text)
+            if kinds:
+                # The first kind decides the emergency number; the rest ride along in the value.
+                _add_entity(message, "urgency", ",".join(kinds), 1.0, type(self).__name__)
+        return messages

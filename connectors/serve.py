@@ -1,0 +1,42 @@
+"""Starts the Rasa server with its HTTP API behind RASA_TOKEN, bound to 127.0.0.1 by default.
+
+Used instead of `rasa run --auth-token …` so the token never appears on a command line (`ps`).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the Rasa server.")
+    parser.add_argument("--model", default=os.environ.get("RASA_MODEL", "models/current.tar.gz"))
+    parser.add_argument("--host", default=os.environ.get("RASA_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", "5005")))
+    parser.add_argument("--endpoints", default=os.environ.get("RASA_ENDPOINTS", "endpoints.yml"))
+    parser.add_argument("--credentials", default=os.environ.get("RASA_CREDENTIALS", "credentials.yml"))
+    args = parser.parse_args()
+
+    token = os.environ.get("RASA_TOKEN", "")
+    if len(token) < 16:
+        sys.exit("error: RASA_TOKEN must be set (at least 16 characters); `make run` generates one into .env")
+
+    import rasa.core.run
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.common import configure_logging_and_warnings
+
+    configure_logging_and_warnings(os.environ.get("LOG_LEVEL", "INFO"))
+    rasa.core.run.serve_application(
+        model_path=args.model,
+        interface=args.host,
+        port=args.port,
+        credentials=args.credentials,
+        auth_token=token,
+        enable_api=True,
+        endpoints=AvailableEndpoints.read_endpoints(args.endpoints),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The real stack for end-to-end tests: `python -m bot.cli run` (what `make run` starts) on free
+ports of 127.0.0.1, with its own token and tracker database."""
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+
+@dataclass
+class Stack:
+    base: str
+    token: str
+    process: subprocess.Popen
+
+    def post(self, path: str, payload, token: bool = True, timeout: float = 60):
+        url = f"{self.base}{path}"
+        if token:
+            url += ("&" if "?" in url else "?") + f"token={self.token}"
+        body = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")
+
+    def get(self, path: str, token: bool = True, timeout: float = 30):
+        url = f"{self.base}{path}"
+        if token:
+            url += ("&" if "?" in url else "?") + f"token={self.token}"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")
+
+    def say(self, sender: str, text: str):
+        status, replies = self.post("/webhooks/rest/webhook", {"sender": sender, "message": text}, token=False)
+        assert status == 200, replies
+        return [r.get("text", "") for r in replies]
+
+
+@pytest.fixture(scope="session")
+def stack(model_path, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stack")
+    rasa_port, action_port = free_port(), free_port()
+    token = secrets.token_urlsafe(24)
+    env = dict(os.environ)
+    env.update({
+        "RASA_PORT": str(rasa_port), "ACTION_PORT": str(action_port), "BIND_HOST": "127.0.0.1",
+        "RASA_TOKEN": token, "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
+        "DATABASE_URL": f"sqlite:///{tmp / 'community.db'}", "LOG_LEVEL": "WARNING",
+    })
+    log = open(tmp / "stack.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{rasa_port}"
+    deadline = time.monotonic() + 240
+    ready = False
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{base}/status?token={token}", timeout=2) as response:
+                ready = response.status == 200 and json.loads(response.read()).get("model_file")
+        except OSError:
+            pass
+        if ready:
+            break
+        time.sleep(1)
+    if not ready:
+        process.kill()
+        pytest.fail("stack did not start:\n" + (tmp / "stack.log").read_text(errors="replace")[-4000:])
+    yield Stack(base, token, process)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
