@@ -1,0 +1,119 @@
+"""Reading a report's details out of free text: where, a phone number, a decline, a correction.
+
+Plain functions over resident text (any script); the ticket form in actions/ calls them.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Optional, Tuple
+
+from bot.language import to_simplified
+
+# Mainland mobile numbers (11 digits, 1[3-9]…), optionally split by spaces or dashes, and landlines.
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
+_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[\s-]?(\d{7,8})(?!\d)")
+_PLACE_SUFFIX = r"(?:小区|花园|苑|公寓|大厦|广场|新村|家园|社区|村|里|城|府|湾|庭|园|中心|大院|宿舍)"
+_BUILDING = r"\d+\s*(?:栋|号楼|幢|座|号|楼)"
+_LOCATION_ZH = re.compile(
+    rf"[\u4e00-\u9fffA-Za-z0-9]{{1,12}}{_PLACE_SUFFIX}(?:\s*{_BUILDING})?(?:\s*\d+\s*单元)?(?:\s*\d{{2,5}}\s*(?:室|号|房)?)?"
+    rf"|{_BUILDING}(?:\s*\d+\s*单元)?(?:\s*\d{{2,5}}\s*(?:室|号|房)?)?"
+    r"|[\u4e00-\u9fff]{1,10}(?:路|街|大道|巷|弄)\s*\d+\s*号"
+)
+_LOCATION_EN = re.compile(
+    r"\b(?:block|building|bldg|tower)\s*[a-z0-9]+(?:[\s,]+(?:unit|room|flat|apt\.?|apartment|no\.?)\s*[a-z0-9-]+)*"
+    r"|\b(?:room|flat|apt\.?|apartment)\s*\d+[a-z]?\b"
+    r"|\b\d+\s+[a-z]+(?:\s+[a-z]+)?\s+(?:road|street|avenue|lane|rd|st)\b",
+    re.IGNORECASE,
+)
+_DECLINE = re.compile(
+    r"^(不|不用|不留|不想|不方便|不要|没有|没|算了|跳过|免了|保密|no|nope|skip|none|no thanks|rather not|don'?t want)"
+    r"|不想留|不留电话|不方便留|不用留|rather not|prefer not|no phone|skip",
+    re.IGNORECASE,
+)
+
+
+def _plain(text: str) -> str:
+    return to_simplified(unicodedata.normalize("NFKC", text or "")).strip()
+
+
+def extract_phone(text: str) -> Optional[str]:
+    """The first phone number in the text, digits only."""
+    plain = _plain(text)
+    match = _MOBILE.search(plain)
+    if match:
+        return "".join(match.groups())
+    match = _LANDLINE.search(plain)
+    return "".join(match.groups()) if match else None
+
+
+def extract_location(text: str) -> Optional[str]:
+    """An address-like span (compound, building, unit, room) if the text names one."""
+    plain = unicodedata.normalize("NFKC", text or "")
+    simplified = _plain(text)
+    for pattern, source in ((_LOCATION_ZH, simplified), (_LOCATION_EN, plain)):
+        match = pattern.search(source)
+        if match:
+            # Quote the resident's own characters (Traditional stays Traditional).
+            start, end = match.span()
+            original = plain[start:end] if len(plain) == len(simplified) else match.group(0)
+            return original.strip(" ,，")
+    return None
+
+
+def is_decline(text: str) -> bool:
+    return bool(_DECLINE.search(_plain(text)))
+
+
+_FIELD_WORDS = {
+    "location": r"地址|位置|地点|address|location|place",
+    "phone": r"电话|手机|号码|phone|number|mobile",
+    "description": r"描述|情况|内容|问题|description|details|problem",
+}
+_CORRECTION = re.compile(r"^(?:把|将)?\s*(?P<field>{words})\s*(?:改成|改为|换成|应该是|是|写成|to|should be|is|:|：)\s*(?P<value>.+)$")
+
+
+def parse_correction(text: str) -> Optional[Tuple[str, str]]:
+    """'地址改成阳光花园5栋' → ('location', '阳光花园5栋'); also 'change the phone to 138…'."""
+    plain = _plain(text)
+    plain = re.sub(r"^(?:请|麻烦)?(?:帮我)?(?:修改|更改|改一下|改|change|correct|update)\s*(?:the\s+|my\s+)?", "", plain, flags=re.I)
+    for field, words in _FIELD_WORDS.items():
+        match = re.match(_CORRECTION.pattern.format(words=words), plain, re.IGNORECASE)
+        if match and match.group("value").strip():
+            value = match.group("value").strip()
+            original = unicodedata.normalize("NFKC", text or "").strip()
+            # Keep the resident's script for the value where the lengths line up.
+            if original.endswith(value) is False and len(original) >= len(value):
+                tail = original[-len(value):]
+                if _plain(tail) == value:
+                    value = tail
+            return field, value
+    return None
+
+
+_GENERIC = re.compile(
+    r"我要|我想|想要|请|麻烦|帮我|帮忙|投诉|举报|反映|报修|申请|一下|一个|问题|事情|情况|你们|您好|你好|"
+    r"\b(i|we|want|would|like|to|make|a|an|file|complaint|complain|report|request|please|help|hello|hi)\b",
+    re.IGNORECASE,
+)
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def is_substantive(text: str) -> bool:
+    """Does the message say what happened, beyond 'I want to complain'?"""
+    rest = _GENERIC.sub(" ", _plain(text))
+    return len(_HAN.findall(rest)) >= 4 or len(_LATIN_WORD.findall(rest)) >= 3
+
+
+_CANCEL = re.compile(r"^(取消|算了|不要了|不用了|不报了|撤销|cancel|never ?mind|forget it|stop)", re.IGNORECASE)
+_CONFIRM = re.compile(r"^(确认|确定|对|对的|是|是的|没错|没问题|提交|好|好的|可以|行|ok|okay|yes|yep|yeah|correct|confirm|submit|sure)\b|^(确认|确定|对|是|好|行)",
+                      re.IGNORECASE)
+
+
+def is_cancel(text: str) -> bool:
+    return bool(_CANCEL.search(_plain(text)))
+
+
+def is_confirm(text: str) -> bool:
+    return bool(_CONFIRM.search(_plain(text)))

@@ -1,0 +1,76 @@
+import pytest
+
+from bot.intake import extract_location, extract_phone, is_decline, parse_correction
+
+
+@pytest.mark.parametrize("text,phone", [
+    ("我电话13812345678", "13812345678"),
+    ("138-1234-5678 找王阿姨", "13812345678"),
+    ("联系我 139 0000 1111", "13900001111"),
+    ("call me on 15912345678", "15912345678"),
+    ("座机 0755-12345678", "075512345678"),
+    ("１３８１２３４５６７８", "13812345678"),
+])
+def test_phone_numbers(text, phone):
+    assert extract_phone(text) == phone
+
+
+@pytest.mark.parametrize("text", ["1381234567", "12345678901", "房间号1203", "没有电话", ""])
+def test_not_phone_numbers(text):
+    assert extract_phone(text) is None
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("阳光花园3栋2单元502楼道灯坏了", "阳光花园3栋2单元502"),
+    ("幸福里小区12号楼门口垃圾没人清", "幸福里小区12号楼"),
+    ("5栋1202装修太吵", "5栋1202"),
+    ("陽光花園3棟樓下很吵", "陽光花園3棟"),
+    ("the lift in block 5 room 1203 is broken", "block 5 room 1203"),
+    ("人民路88号门口的井盖丢了", "人民路88号"),
+])
+def test_locations(text, expected):
+    assert extract_location(text) == expected
+
+
+def test_no_location():
+    assert extract_location("楼上太吵了") is None
+
+
+@pytest.mark.parametrize("text", ["不留了", "不想留电话", "no", "skip", "I'd rather not", "算了不用"])
+def test_declines(text):
+    assert is_decline(text)
+
+
+def test_a_number_is_not_a_decline():
+    assert not is_decline("13812345678")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("地址改成阳光花园5栋", ("location", "阳光花园5栋")),
+    ("把电话改为13900001111", ("phone", "13900001111")),
+    ("change the address to block 7", ("location", "block 7")),
+    ("地址改成陽光花園5棟", ("location", "陽光花園5棟")),
+])
+def test_corrections(text, expected):
+    assert parse_correction(text) == expected
+
+
+def test_not_a_correction():
+    assert parse_correction("好的没问题") is None
+
+
+from bot.intake import is_cancel, is_confirm, is_substantive
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("我要投诉", False), ("I want to make a complaint", False), ("报修", False),
+    ("楼上天天半夜跺脚", True), ("the lift in block 5 is broken", True), ("樓上裝修太吵", True),
+])
+def test_substantive(text, expected):
+    assert is_substantive(text) is expected
+
+
+def test_confirm_and_cancel():
+    assert is_confirm("确认") and is_confirm("yes please") and is_confirm("對的")
+    assert is_cancel("取消") and is_cancel("cancel it") and not is_cancel("确认")
+    assert not is_confirm("地址改成阳光花园5栋")
