@@ -16,6 +16,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("ACTION_WORKERS", "1")))
     args = parser.parse_args()
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The ticket tables are brought up to date before the first action can need them.
+    from bot.db import upgrade_db
+
+    upgrade_db()
     app = create_app("actions", cors_origins=[])
     app.run(host=args.host, port=args.port, workers=args.workers, access_log=False, motd=False)
 

@@ -59,6 +59,23 @@ def read_turn(tracker: Tracker) -> Turn:
     )
 
 
+def emergency_prefix(turn: Turn) -> None:
+    """The emergency notice, once per message, before anything else the bot says."""
+    if turn.urgency and _first_action_after_user(turn.tracker):
+        for text in emergency_replies(turn.urgency, turn.lang):
+            turn.say(text)
+
+
+def deliver(turn: Turn, dispatcher: CollectingDispatcher) -> List[Dict[Text, Any]]:
+    """Send the turn's replies and return its events (language slot first when it changed)."""
+    for text in turn.replies:
+        dispatcher.utter_message(text=text)
+    events = list(turn.events)
+    if turn.tracker.get_slot("language") != turn.lang:
+        events = [SlotSet("language", turn.lang)] + events
+    return events
+
+
 class ResidentAction(Action, metaclass=abc.ABCMeta):
     """Subclasses implement `respond(turn)`; the emergency notice always comes first."""
 
@@ -72,13 +89,6 @@ class ResidentAction(Action, metaclass=abc.ABCMeta):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         turn = read_turn(tracker)
-        if turn.urgency and _first_action_after_user(tracker):
-            for text in emergency_replies(turn.urgency, turn.lang):
-                turn.say(text)
+        emergency_prefix(turn)
         await self.respond(turn)
-        for text in turn.replies:
-            dispatcher.utter_message(text=text)
-        events = turn.events
-        if tracker.get_slot("language") != turn.lang:
-            events = [SlotSet("language", turn.lang)] + events
-        return events
+        return deliver(turn, dispatcher)

@@ -5,29 +5,12 @@ from actions.base import ResidentAction, Turn
 from bot.texts import category_name, render
 
 
-class ActionReport(ResidentAction):
-    def name(self) -> str:
-        return "action_report"
-
-    async def respond(self, turn: Turn) -> None:
-        key = "report.ack_service_request" if turn.intent == "service_request" else "report.ack_complaint"
-        turn.say(render(key, turn.lang, category_name=category_name(turn.category, turn.lang)))
-
-
 class ActionConsultation(ResidentAction):
     def name(self) -> str:
         return "action_consultation"
 
     async def respond(self, turn: Turn) -> None:
         turn.say(render("consult.ack", turn.lang, category_name=category_name(turn.category, turn.lang)))
-
-
-class ActionCheckTicketStatus(ResidentAction):
-    def name(self) -> str:
-        return "action_check_ticket_status"
-
-    async def respond(self, turn: Turn) -> None:
-        turn.say(render("status.ask_number", turn.lang))
 
 
 class ActionRequestHuman(ResidentAction):

@@ -5,6 +5,7 @@ Used instead of `rasa run --auth-token …` so the token never appears on a comm
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -26,7 +27,8 @@ def main() -> None:
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.common import configure_logging_and_warnings
 
-    configure_logging_and_warnings(os.environ.get("LOG_LEVEL", "INFO"))
+    level = logging.getLevelName(os.environ.get("LOG_LEVEL", "INFO").upper())
+    configure_logging_and_warnings(level if isinstance(level, int) else logging.INFO)
     rasa.core.run.serve_application(
         model_path=args.model,
         interface=args.host,

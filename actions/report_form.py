@@ -1,0 +1,172 @@
+"""Taking down a complaint or service request: what happened, where, a phone number, confirmation.
+
+The first message fills what it already says; the form asks only for the rest. Every answer is
+read by `validate_report_form` (custom slot mappings), which also handles corrections, cancelling
+and a request for a person in the middle of the form.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+
+from actions.base import ResidentAction, Turn, deliver, emergency_prefix, read_turn
+from bot.intake import (extract_location, extract_phone, is_cancel, is_confirm, is_decline,
+                        is_substantive, parse_correction)
+from bot.texts import category_name, render
+
+FORM_SLOTS = ("report_description", "report_location", "report_phone", "report_confirmed")
+NO_PHONE = "none"
+MAX_FIELD = 500  # a 20,000-character message is kept in the transcript, not in a ticket field
+
+
+def _clip(text: str) -> str:
+    text = " ".join((text or "").split())
+    return text[:MAX_FIELD]
+
+
+class ActionStartReport(ResidentAction):
+    def name(self) -> str:
+        return "action_start_report"
+
+    async def respond(self, turn: Turn) -> None:
+        latest = turn.tracker.latest_message or {}
+        key = "report.start_service_request" if turn.intent == "service_request" else "report.start_complaint"
+        turn.say(render(key, turn.lang, category_name=category_name(turn.category, turn.lang)))
+        phone = extract_phone(turn.text)
+        turn.events += [
+            SlotSet("report_intent", turn.intent if turn.intent in ("complaint", "service_request") else "complaint"),
+            SlotSet("report_category", turn.category),
+            SlotSet("report_urgency", ",".join(turn.urgency) or None),
+            SlotSet("report_message_id", latest.get("message_id")),
+            SlotSet("report_description", _clip(turn.text) if is_substantive(turn.text) else None),
+            SlotSet("report_location", extract_location(turn.text)),
+            SlotSet("report_phone", phone),
+            SlotSet("report_confirmed", None),
+        ]
+
+
+def _summary(tracker: Tracker, lang: str, slots: Dict[str, Any]) -> str:
+    def value(name: str) -> Any:
+        return slots.get(name, tracker.get_slot(name))
+
+    phone = value("report_phone")
+    shown_phone = render("report.no_phone", lang) if phone in (None, NO_PHONE) else phone
+    return render("report.confirm", lang, description=value("report_description") or "",
+                  location=value("report_location") or "", phone=shown_phone)
+
+
+class _Ask(ResidentAction):
+    slot = ""
+    text_key = ""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def respond(self, turn: Turn) -> None:
+        turn.say(render(self.text_key, turn.lang))
+
+
+class ActionAskReportDescription(_Ask):
+    slot, text_key = "report_description", "report.ask_description"
+
+
+class ActionAskReportLocation(_Ask):
+    slot, text_key = "report_location", "report.ask_location"
+
+
+class ActionAskReportPhone(_Ask):
+    slot, text_key = "report_phone", "report.ask_phone"
+
+
+class ActionAskReportConfirmed(ResidentAction):
+    def name(self) -> str:
+        return "action_ask_report_confirmed"
+
+    async def respond(self, turn: Turn) -> None:
+        turn.say(_summary(turn.tracker, turn.lang, {}))
+
+
+class ValidateReportForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_report_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        turn = read_turn(tracker)
+        emergency_prefix(turn)
+        if turn.intent == "request_human" and tracker.get_slot("requested_slot"):
+            # The resident wants a person: close the form without a ticket; the submit action hands off.
+            turn.events += [SlotSet(s, tracker.get_slot(s) or "-") for s in FORM_SLOTS[:-1]]
+            turn.events += [SlotSet("report_confirmed", "handoff"), SlotSet("requested_slot", None)]
+            return deliver(turn, dispatcher)
+        prefix = deliver(turn, dispatcher)
+        return prefix + await super().run(dispatcher, tracker, domain)
+
+    def _asked(self, tracker: Tracker, slot: str) -> bool:
+        return tracker.get_slot("requested_slot") == slot
+
+    async def extract_report_description(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        if not self._asked(tracker, "report_description"):
+            return {}
+        turn = read_turn(tracker)
+        if is_cancel(turn.text):
+            return self._cancel()
+        if len(turn.text.strip()) < 2:
+            dispatcher.utter_message(text=render("report.too_short", turn.lang))
+            return {}
+        return {"report_description": _clip(turn.text)}
+
+    async def extract_report_location(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        if not self._asked(tracker, "report_location"):
+            return {}
+        turn = read_turn(tracker)
+        if is_cancel(turn.text):
+            return self._cancel()
+        location = extract_location(turn.text) or _clip(turn.text)
+        if len(location.strip()) < 2:
+            dispatcher.utter_message(text=render("report.too_short", turn.lang))
+            return {}
+        return {"report_location": location}
+
+    async def extract_report_phone(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        if not self._asked(tracker, "report_phone"):
+            return {}
+        turn = read_turn(tracker)
+        phone = extract_phone(turn.text)
+        if phone:
+            return {"report_phone": phone}
+        if is_cancel(turn.text) and not is_decline(turn.text):
+            return self._cancel()
+        if is_decline(turn.text) or turn.intent == "deny":
+            return {"report_phone": NO_PHONE}
+        dispatcher.utter_message(text=render("report.bad_phone", turn.lang))
+        return {}
+
+    async def extract_report_confirmed(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        if not self._asked(tracker, "report_confirmed"):
+            return {}
+        turn = read_turn(tracker)
+        correction = parse_correction(turn.text)
+        if correction:
+            field, value = correction
+            if field == "phone":
+                value = extract_phone(value) or (NO_PHONE if is_decline(value) else None)
+                if value is None:
+                    dispatcher.utter_message(text=render("report.bad_phone", turn.lang))
+                    return {}
+            slot = f"report_{field}"
+            # Leaving report_confirmed empty makes the form show the corrected summary again.
+            return {slot: _clip(value)}
+        if is_cancel(turn.text):
+            return self._cancel()
+        if is_confirm(turn.text) or turn.intent == "affirm":
+            return {"report_confirmed": "yes"}
+        dispatcher.utter_message(text=render("report.confirm_hint", turn.lang))
+        return {}
+
+    @staticmethod
+    def _cancel() -> Dict[Text, Any]:
+        return {slot: "-" for slot in FORM_SLOTS[:-1]} | {"report_confirmed": "cancelled"}

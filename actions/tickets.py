@@ -1,0 +1,108 @@
+"""Filing the confirmed report as a ticket, and answering 'how is my ticket doing?'."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from functools import lru_cache
+
+from rasa_sdk.events import SlotSet
+
+from actions.base import ResidentAction, Turn
+from actions.report_form import FORM_SLOTS, NO_PHONE
+from bot.language import ENGLISH, TRADITIONAL, to_traditional
+from bot.texts import render
+from bot.tickets.errors import TicketNotFound
+from bot.tickets.numbering import parse_ticket_number
+from bot.tickets.service import TicketService
+
+logger = logging.getLogger(__name__)
+REPORT_SLOTS = FORM_SLOTS + ("report_intent", "report_category", "report_urgency", "report_message_id")
+
+
+@lru_cache(maxsize=1)
+def ticket_service() -> TicketService:
+    return TicketService.from_env()
+
+
+def channel_of(turn: Turn) -> str:
+    return turn.tracker.get_latest_input_channel() or "rest"
+
+
+def _when(moment: dt.datetime, lang: str) -> str:
+    if moment is None:
+        return "-"
+    return moment.strftime("%d %b %H:%M") if lang == ENGLISH else f"{moment.month}月{moment.day}日 {moment:%H:%M}"
+
+
+def _service_text(text: str, lang: str) -> str:
+    """The ticket service writes zh or en; Traditional is converted like every other reply."""
+    return to_traditional(text) if lang == TRADITIONAL else text
+
+
+class ActionSubmitReport(ResidentAction):
+    def name(self) -> str:
+        return "action_submit_report"
+
+    async def respond(self, turn: Turn) -> None:
+        slot = turn.tracker.get_slot
+        decision = slot("report_confirmed")
+        turn.events += [SlotSet(name, None) for name in REPORT_SLOTS]
+        if decision == "cancelled":
+            turn.say(render("report.cancelled", turn.lang))
+            return
+        if decision == "handoff":
+            turn.say(render("human.handoff", turn.lang))
+            return
+        phone = slot("report_phone")
+        try:
+            result = ticket_service().open_ticket(
+                channel=channel_of(turn), sender_id=turn.sender_id,
+                intent=slot("report_intent") or "complaint", category=slot("report_category") or "other",
+                description=slot("report_description") or turn.text, location=slot("report_location"),
+                phone=None if phone in (None, NO_PHONE) else phone, language=turn.lang,
+                urgency="urgent" if slot("report_urgency") else "normal",
+                idempotency_key=slot("report_message_id"),
+            )
+        except Exception:  # the resident must hear that it failed, never silence
+            logger.exception("filing a ticket failed")
+            turn.say(render("report.failed", turn.lang))
+            return
+        unit = result.unit_name_en if turn.lang == ENGLISH else result.unit_name_zh
+        if result.linked:
+            turn.say(render("report.linked", turn.lang, number=result.number, unit=unit))
+        elif result.urgent:
+            turn.say(render("report.created_urgent", turn.lang, number=result.number, unit=unit))
+        else:
+            turn.say(render("report.created", turn.lang, number=result.number, unit=unit,
+                            due=_when(result.due_at, turn.lang)))
+
+
+class ActionCheckTicketStatus(ResidentAction):
+    def name(self) -> str:
+        return "action_check_ticket_status"
+
+    async def respond(self, turn: Turn) -> None:
+        service = ticket_service()
+        channel = channel_of(turn)
+        number = parse_ticket_number(turn.text)
+        lang = "en" if turn.lang == ENGLISH else "zh"
+        try:
+            if number:
+                try:
+                    view = service.ticket_status(number, channel, turn.sender_id, language=lang)
+                except TicketNotFound:
+                    # The same answer whether the number does not exist or belongs to someone else.
+                    turn.say(render("status.not_found", turn.lang, number=number))
+                    return
+                turn.say(_service_text(view.message, turn.lang))
+                return
+            views = service.list_tickets_for(channel, turn.sender_id, limit=3, language=lang)
+        except Exception:
+            logger.exception("ticket status lookup failed")
+            turn.say(render("report.failed", turn.lang))
+            return
+        if not views:
+            turn.say(render("status.none", turn.lang))
+            return
+        for view in views:
+            turn.say(_service_text(view.message, turn.lang))
