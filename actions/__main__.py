@@ -7,6 +7,8 @@ import os
 
 from rasa_sdk.endpoint import create_app
 
+from bot.privacy import install_log_masking
+
 
 
 def main() -> None:
@@ -16,6 +18,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("ACTION_WORKERS", "1")))
     args = parser.parse_args()
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_log_masking()  # phone and ID numbers never reach the logs
     # The ticket tables are brought up to date before the first action can need them.
     from bot.db import upgrade_db
 

@@ -74,8 +74,8 @@ def port_is_free(host: str, port: int) -> bool:
 class Service:
     name: str
     argv: List[str]
-    port: int
-    health_path: str
+    port: Optional[int] = None  # None: a background job without an HTTP face
+    health_path: str = "/"
     process: Optional[subprocess.Popen] = None
 
 
@@ -96,10 +96,16 @@ def services() -> List[Service]:
     return [
         Service("action server", [PY, "-m", "actions", "--host", host, "--port", str(action_port)], action_port, "/health"),
         Service("rasa server", [PY, "-m", "connectors.serve", "--host", host, "--port", str(rasa_port)], rasa_port, "/"),
+        # Moves overdue cases one level up the ladder; started after the action server migrated the DB.
+        Service("escalation job", [PY, "-m", "bot.tickets", "escalate", "--interval",
+                                   os.environ.get("ESCALATION_INTERVAL", "60")]),
     ]
 
 
 def wait_healthy(service: Service, host: str, timeout: float = 300) -> bool:
+    if service.port is None:
+        time.sleep(1)
+        return service.process.poll() is None
     deadline = time.monotonic() + timeout
     url = f"http://{host}:{service.port}{service.health_path}"
     while time.monotonic() < deadline:
@@ -133,7 +139,7 @@ def stop_all(running: List[Service]) -> None:
 def run() -> int:
     host = os.environ["BIND_HOST"]
     wanted = services()
-    taken = [s for s in wanted if not port_is_free(host, s.port)]
+    taken = [s for s in wanted if s.port is not None and not port_is_free(host, s.port)]
     if taken:
         for s in taken:
             print(f"error: port {s.port} on {host} is already in use, so the {s.name} cannot start. "
@@ -161,7 +167,8 @@ def run() -> int:
                 if not stopping:
                     print(f"error: the {service.name} did not start (see its log above)", file=sys.stderr)
                 return 1
-            print(f"==> {service.name} ready on http://{host}:{service.port}")
+            where = f" on http://{host}:{service.port}" if service.port else ""
+            print(f"==> {service.name} ready{where}")
         print(f"==> all services up. REST: POST http://{host}:{os.environ['RASA_PORT']}/webhooks/rest/webhook  (Ctrl-C stops)")
         while not stopping:
             for service in running:

@@ -13,11 +13,16 @@ from bot.language import to_simplified
 # Mainland mobile numbers (11 digits, 1[3-9]…), optionally split by spaces or dashes, and landlines.
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[\s-]?(\d{7,8})(?!\d)")
-_PLACE_SUFFIX = r"(?:小区|花园|苑|公寓|大厦|广场|新村|家园|社区|村|里|城|府|湾|庭|园|中心|大院|宿舍)"
+# Strong suffixes name a place on their own; weak ones (幸福里, 万科城) only before a building number,
+# so that 家里 / 楼道里 / 心里 are not taken for an address.
+_STRONG_SUFFIX = r"(?:小区|花园|苑|公寓|大厦|新村|家园|社区|大院|宿舍|商城|广场)"
+_WEAK_SUFFIX = r"(?:里|城|府|湾|庭|园|村|中心)"
 _BUILDING = r"\d+\s*(?:栋|号楼|幢|座|号|楼)"
+_UNIT_ROOM = r"(?:\s*\d+\s*单元)?(?:\s*\d{2,5}\s*(?:室|号|房)?)?"
 _LOCATION_ZH = re.compile(
-    rf"[\u4e00-\u9fffA-Za-z0-9]{{1,12}}{_PLACE_SUFFIX}(?:\s*{_BUILDING})?(?:\s*\d+\s*单元)?(?:\s*\d{{2,5}}\s*(?:室|号|房)?)?"
-    rf"|{_BUILDING}(?:\s*\d+\s*单元)?(?:\s*\d{{2,5}}\s*(?:室|号|房)?)?"
+    rf"[\u4e00-\u9fffA-Za-z0-9]{{1,12}}{_STRONG_SUFFIX}(?:\s*{_BUILDING})?{_UNIT_ROOM}"
+    rf"|[\u4e00-\u9fffA-Za-z0-9]{{1,12}}{_WEAK_SUFFIX}\s*{_BUILDING}{_UNIT_ROOM}"
+    rf"|{_BUILDING}{_UNIT_ROOM}"
     r"|[\u4e00-\u9fff]{1,10}(?:路|街|大道|巷|弄)\s*\d+\s*号"
 )
 _LOCATION_EN = re.compile(

@@ -29,6 +29,9 @@ def main() -> None:
 
     level = logging.getLevelName(os.environ.get("LOG_LEVEL", "INFO").upper())
     configure_logging_and_warnings(level if isinstance(level, int) else logging.INFO)
+    from bot.privacy import install_log_masking
+
+    install_log_masking()  # resident text in Rasa's logs: phone and ID numbers masked
     rasa.core.run.serve_application(
         model_path=args.model,
         interface=args.host,

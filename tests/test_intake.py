@@ -74,3 +74,12 @@ def test_confirm_and_cancel():
     assert is_confirm("确认") and is_confirm("yes please") and is_confirm("對的")
     assert is_cancel("取消") and is_cancel("cancel it") and not is_cancel("确认")
     assert not is_confirm("地址改成阳光花园5栋")
+
+
+@pytest.mark.parametrize("text", ["楼道里堆满了杂物", "心里很烦", "家里漏水了"])
+def test_everyday_words_are_not_addresses(text):
+    assert extract_location(text) is None
+
+
+def test_weak_place_names_need_a_building():
+    assert extract_location("幸福里12号楼门口") == "幸福里12号楼"

@@ -1,0 +1,76 @@
+"""Filing a complaint through the REST channel, checking it, and the owner-only status rule."""
+import re
+import uuid
+
+NUMBER = re.compile(r"GD\d{8}-\d{4}")
+
+
+def sender() -> str:
+    return f"resident-{uuid.uuid4().hex[:10]}"
+
+
+def file_complaint(stack, who: str, first: str, answers):
+    replies = stack.say(who, first)
+    transcript = [replies]
+    for answer in answers:
+        replies = stack.say(who, answer)
+        transcript.append(replies)
+    return transcript
+
+
+def test_complaint_is_filed_and_only_its_owner_can_see_it(stack):
+    owner = sender()
+    transcript = file_complaint(stack, owner, "楼上那家每天凌晨一点还在拖椅子 吵得孩子睡不着",
+                                ["阳光花园3栋2单元502", "不留", "确认"])
+    # It asked where, then for a phone, then for confirmation — and did not ask what happened.
+    asked = " ".join(" ".join(r) for r in transcript[:3])
+    assert "在哪里" in asked and "手机号" in asked and "请确认" in " ".join(transcript[2])
+    assert "描述" not in " ".join(transcript[0])
+    final = " ".join(transcript[-1])
+    match = NUMBER.search(final)
+    assert match, transcript
+    number = match.group(0)
+    assert "承办单位" in final
+
+    mine = " ".join(stack.say(owner, f"查询 {number}"))
+    assert number in mine
+
+    stranger = " ".join(stack.say(sender(), f"查询 {number}"))
+    assert "没有找到" in stranger
+    assert "阳光花园" not in stranger and "承办" not in stranger
+
+
+def test_the_first_message_can_carry_everything_but_the_confirmation(stack):
+    who = sender()
+    first = stack.say(who, "幸福里小区12号楼门口的垃圾三天没人清了 臭死了 电话13812345678")
+    assert any("请确认" in r for r in first), first
+    assert any("138" in r for r in first)
+    done = " ".join(stack.say(who, "对"))
+    assert NUMBER.search(done)
+
+
+def test_correction_and_cancel(stack):
+    who = sender()
+    stack.say(who, "小区东门的路灯坏了一个礼拜了 晚上黑乎乎的")
+    stack.say(who, "东门口")
+    summary = " ".join(stack.say(who, "13900001111"))
+    assert "东门口" in summary
+    corrected = " ".join(stack.say(who, "地址改成阳光花园北门"))
+    assert "阳光花园北门" in corrected and "请确认" in corrected
+    cancelled = " ".join(stack.say(who, "取消"))
+    assert "取消" in cancelled and not NUMBER.search(cancelled)
+
+
+def test_english_report_in_english(stack):
+    who = sender()
+    # "block 5" already says where: the bot goes on to the phone number.
+    asked = " ".join(stack.say(who, "The lift in block 5 has been broken for a week and nobody from the property company came"))
+    assert "mobile number" in asked
+    stack.say(who, "no")
+    done = " ".join(stack.say(who, "yes"))
+    assert NUMBER.search(done) and "Handled by" in done
+
+
+def test_a_resident_asking_without_tickets_is_told_so(stack):
+    replies = " ".join(stack.say(sender(), "我的工单怎么样了"))
+    assert "还没有提交过工单" in replies
