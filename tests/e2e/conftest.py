@@ -80,9 +80,15 @@ def stack(model_path, tmp_path_factory):
         process.kill()
         pytest.fail("stack did not start:\n" + (tmp / "stack.log").read_text(errors="replace")[-4000:])
     yield Stack(base, token, process)
+    # Ctrl-C stops everything cleanly: exit 0 and both ports free again.
     process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=30)
+        code = process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
+        code = None
     log.close()
+    from bot.cli import port_is_free
+
+    assert code == 0, (tmp / "stack.log").read_text(errors="replace")[-3000:]
+    assert port_is_free("127.0.0.1", rasa_port) and port_is_free("127.0.0.1", action_port)
