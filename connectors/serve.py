@@ -8,6 +8,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 
 def main() -> None:
@@ -32,11 +33,15 @@ def main() -> None:
     from bot.privacy import install_log_masking
 
     install_log_masking()  # resident text in Rasa's logs: phone and ID numbers masked
+    from connectors.channels import write_runtime_credentials
+
+    runtime = write_runtime_credentials(
+        Path(args.credentials), os.environ, Path(os.environ.get("VAR_DIR", "var")) / f"credentials.{args.port}.yml")
     rasa.core.run.serve_application(
         model_path=args.model,
         interface=args.host,
         port=args.port,
-        credentials=args.credentials,
+        credentials=str(runtime),
         auth_token=token,
         enable_api=True,
         endpoints=AvailableEndpoints.read_endpoints(args.endpoints),

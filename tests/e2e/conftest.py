@@ -1,5 +1,6 @@
 """The real stack for end-to-end tests: `python -m bot.cli run` (what `make run` starts) on free
 ports of 127.0.0.1, with its own token and tracker database."""
+import contextlib
 import json
 import os
 import secrets
@@ -10,6 +11,8 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, Optional
 
 import pytest
 
@@ -21,6 +24,7 @@ class Stack:
     base: str
     token: str
     process: subprocess.Popen
+    log_path: Path
 
     def post(self, path: str, payload, token: bool = True, timeout: float = 60):
         url = f"{self.base}{path}"
@@ -50,18 +54,21 @@ class Stack:
         return [r.get("text", "") for r in replies]
 
 
-@pytest.fixture(scope="session")
-def stack(model_path, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("stack")
+@contextlib.contextmanager
+def running_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Iterator[Stack]:
+    """Start `python -m bot.cli run` on free ports with its own token and databases; stop it with
+    Ctrl-C (SIGINT) and check that it stopped cleanly. `extra_env` switches channels on."""
     rasa_port, action_port = free_port(), free_port()
     token = secrets.token_urlsafe(24)
     env = dict(os.environ)
     env.update({
         "RASA_PORT": str(rasa_port), "ACTION_PORT": str(action_port), "BIND_HOST": "127.0.0.1",
         "RASA_TOKEN": token, "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
-        "DATABASE_URL": f"sqlite:///{tmp / 'community.db'}", "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": f"sqlite:///{tmp / 'community.db'}", "LOG_LEVEL": "WARNING", "VAR_DIR": str(tmp),
     })
-    log = open(tmp / "stack.log", "wb")
+    env.update(extra_env or {})
+    log_path = tmp / "stack.log"
+    log = open(log_path, "wb")
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{rasa_port}"
@@ -78,17 +85,26 @@ def stack(model_path, tmp_path_factory):
         time.sleep(1)
     if not ready:
         process.kill()
-        pytest.fail("stack did not start:\n" + (tmp / "stack.log").read_text(errors="replace")[-4000:])
-    yield Stack(base, token, process)
-    # Ctrl-C stops everything cleanly: exit 0 and both ports free again.
-    process.send_signal(signal.SIGINT)
+        log.close()
+        pytest.fail("stack did not start:\n" + log_path.read_text(errors="replace")[-4000:])
     try:
-        code = process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        code = None
-    log.close()
+        yield Stack(base, token, process, log_path)
+    finally:
+        # Ctrl-C stops everything cleanly: exit 0 and both ports free again.
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = None
+        log.close()
     from bot.cli import port_is_free
 
-    assert code == 0, (tmp / "stack.log").read_text(errors="replace")[-3000:]
+    assert code == 0, log_path.read_text(errors="replace")[-3000:]
     assert port_is_free("127.0.0.1", rasa_port) and port_is_free("127.0.0.1", action_port)
+
+
+@pytest.fixture(scope="session")
+def stack(model_path, tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running

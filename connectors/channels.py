@@ -1,0 +1,34 @@
+"""Which channels the Rasa server opens: REST always, the others when their settings are present.
+
+Channel settings live in the environment (or .env), never in a committed file; credentials.yml
+holds only what is always on. The Rasa server reads the merged result (connectors/serve.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Mapping
+
+import yaml
+
+# Rasa's key for a custom channel is the import path of its InputChannel class; each class reads its
+# own settings from the environment (see README "Channels"). A channel is on when its first
+# variable is set.
+CHANNELS: Dict[str, str] = {
+    "WECHAT_TOKEN": "connectors.wechat.WeChatInput",
+    "TELEGRAM_TOKEN": "connectors.telegram.TelegramInput",
+}
+
+
+def credentials(base_file: Path, env: Mapping[str, str]) -> Dict:
+    data = yaml.safe_load(base_file.read_text(encoding="utf-8")) if base_file.exists() else {}
+    data = data or {}
+    for variable, channel in CHANNELS.items():
+        if env.get(variable):
+            data.setdefault(channel, {})
+    return data
+
+
+def write_runtime_credentials(base_file: Path, env: Mapping[str, str], target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(credentials(base_file, env), allow_unicode=True), encoding="utf-8")
+    return target
