@@ -2,7 +2,7 @@
 from alembic import context
 
 from bot.db import Base, make_engine
-import bot.tickets.models  # noqa: F401  (registers the tables on Base.metadata)
+import bot.models  # noqa: F401  (registers every table on Base.metadata)
 
 config = context.config
 target_metadata = Base.metadata
