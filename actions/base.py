@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.intake import parse_rating
 from bot.replies import emergency_replies, entity_value, language_for, urgency_of
+from bot.texts import render
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,32 @@ def emergency_prefix(turn: Turn) -> None:
             turn.say(text)
 
 
+def record_rating(turn: Turn) -> bool:
+    """A reply to a rating request ('5', '不满意 没人来') is recorded on the ticket it rates.
+
+    Checked before any other handling because the classifier cannot know that "4" answers a question
+    the delivery service asked; anything that is not a rating goes on as a normal message.
+    """
+    number = turn.tracker.get_slot("awaiting_rating")
+    rating = parse_rating(turn.text) if number else None
+    if rating is None:
+        return False
+    from actions.tickets import channel_of, ticket_service  # the ticket service loads on first use
+
+    score, comment = rating
+    try:
+        result = ticket_service().rate(number, channel=channel_of(turn), sender_id=turn.sender_id,
+                                       score=score, comment=comment)
+    except Exception:  # an old or foreign number: forget the question, treat the text normally
+        logger.warning("rating for %s not recorded", number, exc_info=True)
+        turn.events.append(SlotSet("awaiting_rating", None))
+        return False
+    turn.say(render("rating.reopened" if result.reopened else "rating.thanks", turn.lang, number=number))
+    # Whatever the classifier made of "不满意 没人来", no report form follows a rating.
+    turn.events += [SlotSet("awaiting_rating", None), FollowupAction("action_listen")]
+    return True
+
+
 def deliver(turn: Turn, dispatcher: CollectingDispatcher) -> List[Dict[Text, Any]]:
     """Send the turn's replies and return its events (language slot first when it changed)."""
     for text in turn.replies:
@@ -90,5 +118,6 @@ class ResidentAction(Action, metaclass=abc.ABCMeta):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         turn = read_turn(tracker)
         emergency_prefix(turn)
-        await self.respond(turn)
+        if not record_rating(turn):
+            await self.respond(turn)
         return deliver(turn, dispatcher)

@@ -1,16 +1,32 @@
 """Complaints, service requests, consultations, ticket status and handoff to staff."""
 from __future__ import annotations
 
+import os
+
+from rasa_sdk.events import SlotSet
+
 from actions.base import ResidentAction, Turn
-from bot.texts import category_name, render
+from bot.policy.answer import answer_question
+from bot.texts import render
 
 
 class ActionConsultation(ResidentAction):
+    """Answers from the deployment's practical information or the regulations, quoting the article;
+    says plainly when it does not know, and offers staff."""
+
     def name(self) -> str:
         return "action_consultation"
 
     async def respond(self, turn: Turn) -> None:
-        turn.say(render("consult.ack", turn.lang, category_name=category_name(turn.category, turn.lang)))
+        if not turn.text.strip():
+            turn.say(render("fallback", turn.lang))
+            return
+        answer = answer_question(turn.text, turn.lang, default_city=os.environ.get("POLICY_CITY", "通化"))
+        turn.say(answer.text)
+        if answer.followups:
+            turn.say(render("consult.followups", turn.lang) + "\n" + "\n".join(f"· {f}" for f in answer.followups))
+        # A "yes" to the offer of staff hands the question over (action_affirm_idle).
+        turn.events.append(SlotSet("handoff_offered", turn.text[:500] if answer.offer_handoff else None))
 
 
 class ActionRequestHuman(ResidentAction):

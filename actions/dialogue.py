@@ -1,6 +1,8 @@
 """Small-talk and navigation actions: greeting, help, thanks, goodbye, fallback."""
 from __future__ import annotations
 
+from rasa_sdk.events import SlotSet
+
 from actions.base import ResidentAction, Turn
 from bot.texts import render
 
@@ -43,12 +45,26 @@ class ActionOutOfScope(_TextAction):
     action_name, text_keys = "action_out_of_scope", ("out_of_scope", "help")
 
 
-class ActionAffirmIdle(_TextAction):
-    action_name, text_keys = "action_affirm_idle", ("affirm_idle",)
+class ActionAffirmIdle(ResidentAction):
+    """"Yes" after the bot offered staff (an unanswered policy question) hands the conversation over."""
+
+    def name(self) -> str:
+        return "action_affirm_idle"
+
+    async def respond(self, turn: Turn) -> None:
+        if turn.tracker.get_slot("handoff_offered"):
+            turn.say(render("human.handoff", turn.lang))
+            turn.events.append(SlotSet("handoff_offered", None))
+        else:
+            turn.say(render("affirm_idle", turn.lang))
 
 
 class ActionDenyIdle(_TextAction):
     action_name, text_keys = "action_deny_idle", ("deny_idle",)
+
+    async def respond(self, turn: Turn) -> None:
+        await super().respond(turn)
+        turn.events.append(SlotSet("handoff_offered", None))
 
 
 class ActionInformIdle(_TextAction):

@@ -99,6 +99,8 @@ def services() -> List[Service]:
         # Moves overdue cases one level up the ladder; started after the action server migrated the DB.
         Service("escalation job", [PY, "-m", "bot.tickets", "escalate", "--interval",
                                    os.environ.get("ESCALATION_INTERVAL", "60")]),
+        # Later messages to residents (status changes, staff replies, rating requests) via Rasa's API.
+        Service("delivery service", [PY, "-m", "bot.delivery", "--interval", os.environ.get("DELIVERY_INTERVAL", "5")]),
     ]
 
 
@@ -191,6 +193,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub.add_parser("run", help="run every service on 127.0.0.1 until Ctrl-C")
     sub.add_parser("fingerprint", help="print the training-input fingerprint")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines in order with the children's logs
     os.chdir(ROOT)
     load_env()
     if args.command == "train":

@@ -122,3 +122,34 @@ def is_cancel(text: str) -> bool:
 
 def is_confirm(text: str) -> bool:
     return bool(_CONFIRM.search(_plain(text)))
+
+
+_RATING_WORDS = [  # longest first: 非常不满意 before 不满意 before 满意
+    ("非常不满意", 1), ("很不满意", 1), ("太差", 1), ("very dissatisfied", 1), ("terrible", 1),
+    ("不满意", 2), ("不太满意", 2), ("dissatisfied", 2), ("unhappy", 2), ("poor", 2), ("bad", 2),
+    ("一般", 3), ("还行", 3), ("ok", 3), ("so-so", 3), ("average", 3),
+    ("非常满意", 5), ("很满意", 5), ("特别满意", 5), ("very satisfied", 5), ("excellent", 5), ("great", 5),
+    ("满意", 4), ("satisfied", 4), ("good", 4),
+]
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+_RATING_NUMBER = re.compile(r"^\s*(?:打|给|评)?\s*([1-5一二两三四五])\s*(?:分|星|颗星|stars?|/\s*5)?(?![0-9])(.*)$", re.I | re.S)
+
+
+def parse_rating(text: str) -> Optional[Tuple[int, Optional[str]]]:
+    """'5', '4分 挺快的', '★★★', '不满意 没人来' → (score, comment); None when it is not a rating."""
+    plain = _plain(text)
+    stars = plain.count("★") or plain.count("⭐")
+    if 1 <= stars <= 5 and not re.search(r"\d", plain):
+        rest = plain.replace("★", "").replace("⭐", "").strip()
+        return stars, rest or None
+    match = _RATING_NUMBER.match(plain)
+    if match:
+        raw = match.group(1)
+        score = _CN_DIGITS.get(raw) or int(raw)
+        comment = match.group(2).strip(" ，,。.!！") or None
+        return score, comment
+    lowered = plain.lower()
+    for word, score in _RATING_WORDS:
+        if lowered.startswith(word):
+            return score, plain[len(word):].strip(" ，,。.!！") or None
+    return None

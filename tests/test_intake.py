@@ -83,3 +83,20 @@ def test_everyday_words_are_not_addresses(text):
 
 def test_weak_place_names_need_a_building():
     assert extract_location("幸福里12号楼门口") == "幸福里12号楼"
+
+
+from bot.intake import parse_rating
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("5", (5, None)), ("4分 处理挺快的", (4, "处理挺快的")), ("★★★", (3, None)), ("五星", (5, None)),
+    ("不满意 根本没人来", (2, "根本没人来")), ("非常满意", (5, None)), ("1/5 nobody came", (1, "nobody came")),
+    ("很不满意", (1, None)), ("滿意", (4, None)),
+])
+def test_ratings(text, expected):
+    assert parse_rating(text) == expected
+
+
+@pytest.mark.parametrize("text", ["楼上又在装修了", "13812345678", "6", "0", "查询 GD20261124-0007"])
+def test_not_ratings(text):
+    assert parse_rating(text) is None

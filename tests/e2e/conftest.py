@@ -25,6 +25,7 @@ class Stack:
     token: str
     process: subprocess.Popen
     log_path: Path
+    database_url: str
 
     def post(self, path: str, payload, token: bool = True, timeout: float = 60):
         url = f"{self.base}{path}"
@@ -65,6 +66,7 @@ def running_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Iter
         "RASA_PORT": str(rasa_port), "ACTION_PORT": str(action_port), "BIND_HOST": "127.0.0.1",
         "RASA_TOKEN": token, "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
         "DATABASE_URL": f"sqlite:///{tmp / 'community.db'}", "LOG_LEVEL": "WARNING", "VAR_DIR": str(tmp),
+        "DELIVERY_INTERVAL": "1",
     })
     env.update(extra_env or {})
     log_path = tmp / "stack.log"
@@ -88,7 +90,7 @@ def running_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Iter
         log.close()
         pytest.fail("stack did not start:\n" + log_path.read_text(errors="replace")[-4000:])
     try:
-        yield Stack(base, token, process, log_path)
+        yield Stack(base, token, process, log_path, env["DATABASE_URL"])
     finally:
         # Ctrl-C stops everything cleanly: exit 0 and both ports free again.
         process.send_signal(signal.SIGINT)

@@ -74,3 +74,38 @@ def test_english_report_in_english(stack):
 def test_a_resident_asking_without_tickets_is_told_so(stack):
     replies = " ".join(stack.say(sender(), "我的工单怎么样了"))
     assert "还没有提交过工单" in replies
+
+
+def test_resolution_asks_for_a_rating_and_a_low_one_reopens(stack):
+    import time
+
+    from bot.db import Database
+    from bot.tickets.models import Notification
+    from bot.tickets.routing import load_routing
+    from bot.tickets.service import TicketService
+
+    who = sender()
+    done = " ".join(file_complaint(stack, who, "单元门口的垃圾桶满了三天没人清 味道很大", ["幸福里小区5号楼", "不留", "确认"])[-1])
+    number = NUMBER.search(done).group(0)
+    db = Database(stack.database_url)
+    service = TicketService(db, load_routing())
+    service.sign(number, "grid-worker")
+    service.resolve(number, "grid-worker", "已联系环卫清运")
+    # The delivery service appends the rating request to the conversation (REST cannot push it).
+    deadline = time.monotonic() + 30
+    request = None
+    while time.monotonic() < deadline and request is None:
+        _, tracker = stack.get(f"/conversations/{who}/tracker")
+        request = next((e for e in tracker["events"] if e["event"] == "bot" and number in (e.get("text") or "")
+                        and "1–5" in e["text"]), None)
+        time.sleep(0.5)
+    assert request, "the rating request never reached the conversation"
+    assert tracker["slots"]["awaiting_rating"] == number
+    with db.session(read_only=True) as s:
+        statuses = {n.kind: (n.status, n.last_error) for n in s.query(Notification).filter_by(recipient_id=who)}
+    assert statuses["rating_request"][0] == "undeliverable" and "rest" in statuses["rating_request"][1]
+
+    reply = " ".join(stack.say(who, "2 根本没人来"))
+    assert "重新交给" in reply
+    assert service.get(number).state == "reopened"
+    db.dispose()

@@ -1,0 +1,29 @@
+"""Consultations through the REST channel: quoted provisions with citations, or an honest 'not found'."""
+import re
+import uuid
+
+CITATION = re.compile(r"《[^》]+》(第[一二三四五六七八九十百]+条|[一二三四五六七八九十]+、)")
+
+
+def sender() -> str:
+    return f"asker-{uuid.uuid4().hex[:10]}"
+
+
+def test_policy_question_is_answered_with_a_citation(stack):
+    replies = " ".join(stack.say(sender(), "通化的社区治理条例什么时候开始施行"))
+    assert "《通化市社区治理促进条例》" in replies
+    assert CITATION.search(replies)
+
+
+def test_english_question_gets_an_english_explanation_and_the_chinese_article(stack):
+    replies = " ".join(stack.say(sender(), "how many community workers should a community have in Wenzhou"))
+    assert "《温州市城乡社区规范化建设暂行办法》" in replies
+    assert re.search(r"[A-Za-z]{4,}", replies)
+
+
+def test_unanswerable_question_cites_nothing_and_offers_staff(stack):
+    who = sender()
+    replies = " ".join(stack.say(who, "小区加装电梯政府补贴多少钱"))
+    assert "《" not in replies
+    followup = " ".join(stack.say(who, "好的"))
+    assert "工作人员" in followup
