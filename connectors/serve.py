@@ -27,9 +27,13 @@ def main() -> None:
     import rasa.core.run
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
 
     level = logging.getLevelName(os.environ.get("LOG_LEVEL", "INFO").upper())
-    configure_logging_and_warnings(level if isinstance(level, int) else logging.INFO)
+    level = level if isinstance(level, int) else logging.INFO
+    configure_logging_and_warnings(level)
+    # Rasa's structured logs (which quote resident text at debug level) follow the same level.
+    configure_structlog(level)
     from bot.privacy import install_log_masking
 
     install_log_masking()  # resident text in Rasa's logs: phone and ID numbers masked
