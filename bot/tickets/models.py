@@ -16,7 +16,7 @@ URGENCY_URGENT = "urgent"
 URGENCY_NORMAL = "normal"
 
 NOTIFICATION_KINDS = frozenset(
-    {"status_changed", "resolved", "rating_request", "escalated", "urgent_alert", "assigned", "reopened",
+    {"status_changed", "resolved", "rating_request", "escalated", "urgent_alert", "assigned", "reopened", "staff_reply",
      "returned", "overdue_at_top"}
 )
 NOTIFICATION_STATUSES = frozenset({"pending", "sent", "failed", "undeliverable"})
