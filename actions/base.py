@@ -62,10 +62,15 @@ def read_turn(tracker: Tracker) -> Turn:
 
 
 def emergency_prefix(turn: Turn) -> None:
-    """The emergency notice, once per message, before anything else the bot says."""
+    """The emergency notice, once per message, before anything else the bot says; the case goes to
+    the on-duty staff's queue at once (an urgent handoff; the bot goes on taking details)."""
     if turn.urgency and _first_action_after_user(turn.tracker):
         for text in emergency_replies(turn.urgency, turn.lang):
             turn.say(text)
+        from actions.handoff import hand_over
+
+        hand_over(turn, "urgent", urgent=True, pause=False)
+        turn.say(render("emergency.staff_alerted", turn.lang))
 
 
 def record_rating(turn: Turn) -> bool:

@@ -27,11 +27,3 @@ class ActionConsultation(ResidentAction):
             turn.say(render("consult.followups", turn.lang) + "\n" + "\n".join(f"· {f}" for f in answer.followups))
         # A "yes" to the offer of staff hands the question over (action_affirm_idle).
         turn.events.append(SlotSet("handoff_offered", turn.text[:500] if answer.offer_handoff else None))
-
-
-class ActionRequestHuman(ResidentAction):
-    def name(self) -> str:
-        return "action_request_human"
-
-    async def respond(self, turn: Turn) -> None:
-        turn.say(render("human.handoff", turn.lang))

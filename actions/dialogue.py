@@ -4,6 +4,7 @@ from __future__ import annotations
 from rasa_sdk.events import SlotSet
 
 from actions.base import ResidentAction, Turn
+from actions.handoff import hand_over
 from bot.texts import render
 
 
@@ -53,8 +54,8 @@ class ActionAffirmIdle(ResidentAction):
 
     async def respond(self, turn: Turn) -> None:
         if turn.tracker.get_slot("handoff_offered"):
-            turn.say(render("human.handoff", turn.lang))
             turn.events.append(SlotSet("handoff_offered", None))
+            hand_over(turn, "policy_unanswered")
         else:
             turn.say(render("affirm_idle", turn.lang))
 
@@ -71,6 +72,12 @@ class ActionInformIdle(_TextAction):
     action_name, text_keys = "action_inform_idle", ("fallback",)
 
 
+def _user_intents(turn: Turn, count: int) -> list:
+    intents = [e.get("parse_data", {}).get("intent", {}).get("name")
+               for e in turn.tracker.events if e.get("event") == "user"]
+    return intents[-count:]
+
+
 class ActionFallback(ResidentAction):
     def name(self) -> str:
         return "action_fallback"
@@ -81,5 +88,9 @@ class ActionFallback(ResidentAction):
         elif turn.urgency:
             # The emergency notice already went out; the classifier's doubt changes nothing.
             return
+        elif _user_intents(turn, 2) == ["nlu_fallback", "nlu_fallback"]:
+            # Not understood twice in a row: a person takes over.
+            turn.say(render("fallback_twice", turn.lang))
+            hand_over(turn, "not_understood")
         else:
             turn.say(render("fallback", turn.lang))

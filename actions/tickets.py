@@ -8,6 +8,7 @@ from functools import lru_cache
 from rasa_sdk.events import SlotSet
 
 from actions.base import ResidentAction, Turn
+from actions.handoff import hand_over
 from actions.report_form import FORM_SLOTS, NO_PHONE
 from bot.language import ENGLISH, TRADITIONAL, to_traditional
 from bot.texts import render
@@ -51,7 +52,7 @@ class ActionSubmitReport(ResidentAction):
             turn.say(render("report.cancelled", turn.lang))
             return
         if decision == "handoff":
-            turn.say(render("human.handoff", turn.lang))
+            hand_over(turn, "asked")
             return
         phone = slot("report_phone")
         try:
