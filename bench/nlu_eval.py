@@ -27,6 +27,9 @@ TIPDM_CLASS = {
     "environment": "环境保护", "noise": "环境保护", "parking_traffic": "交通运输", "education": "教育文体",
     "market_consumer": "商贸旅游", "health": "卫生计生", "employment": "劳动和社会保障",
     "social_assistance": "劳动和社会保障",
+    # Not in the README's examples; where the competition's own taxonomy files these departments:
+    # city management (环卫) under 城乡建设, elderly-care allowances with social security.
+    "sanitation": "城乡建设", "elderly_care": "劳动和社会保障",
 }
 
 
