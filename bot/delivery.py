@@ -59,31 +59,40 @@ class RasaDelivery:
         times = [e["timestamp"] for e in tracker.get("events", []) if e.get("event") == "user"]
         return dt.datetime.fromtimestamp(max(times), dt.timezone.utc) if times else None
 
-    def events_for(self, note: Notification) -> List[Dict]:
+    def events_for(self, note: Notification, undelivered: Optional[str] = None) -> List[Dict]:
         events: List[Dict] = []
         if note.kind == "rating_request" and note.params and note.params.get("number"):
-            # The resident's next message is read as the rating of this ticket (actions/base.py).
+            # The resident's next message is read as the rating of this ticket (actions/base.py); also
+            # when the push failed, since the request is in the conversation the resident can read.
             events.append({"event": "slot", "name": "awaiting_rating", "value": note.params["number"]})
-        events.append({"event": "bot", "text": note.text, "metadata": {"notification_id": note.id, "kind": note.kind}})
+        metadata = {"notification_id": note.id, "kind": note.kind}
+        if undelivered:
+            metadata["undelivered"] = undelivered
+        events.append({"event": "bot", "text": note.text, "metadata": metadata})
         return events
 
     def send(self, note: Notification) -> None:
         channel = note.recipient_channel
-        if channel in NO_PUSH:
-            self._append(note, output_channel=None)
-            raise Undeliverable(f"the {channel} channel cannot deliver later messages; recorded in the conversation")
-        window = REPLY_WINDOW.get(channel)
-        if window is not None:
-            last = self.last_user_message_at(note.recipient_id)
-            if last is None or utcnow() - last > window:
-                raise Undeliverable(f"{channel} allows messages only within {window} of the resident's last message")
-        self._append(note, output_channel=channel)
+        try:
+            if channel in NO_PUSH:
+                raise Undeliverable(f"the {channel} channel cannot deliver later messages")
+            window = REPLY_WINDOW.get(channel)
+            if window is not None:
+                last = self.last_user_message_at(note.recipient_id)
+                if last is None or utcnow() - last > window:
+                    raise Undeliverable(f"{channel} allows messages only within {window} of the resident's last message")
+            self._append(note, output_channel=channel)
+        except Undeliverable as reason:
+            # Never dropped silently: the message stays in the conversation, marked as not delivered,
+            # and the outbox row says why (the staff console shows both).
+            self._append(note, output_channel=None, undelivered=str(reason)[:300])
+            raise
 
-    def _append(self, note: Notification, output_channel: Optional[str]) -> None:
+    def _append(self, note: Notification, output_channel: Optional[str], undelivered: Optional[str] = None) -> None:
         path = f"/conversations/{urllib.parse.quote(note.recipient_id, safe='')}/tracker/events"
         params = {"output_channel": output_channel, "execute_side_effects": "true"} if output_channel else {}
         try:
-            self._request("POST", path, params, self.events_for(note))
+            self._request("POST", path, params, self.events_for(note, undelivered))
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")
             if "undeliverable" in detail.lower():  # the channel said retrying cannot help

@@ -16,6 +16,7 @@ import yaml
 from bot.language import normalise_for_nlu
 
 LEXICON_PATH = Path(__file__).parent / "data" / "urgency.yml"
+NOT_URGENT = "none"
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,15 @@ def emergency_number(kind: str) -> str:
 
 def urgency_kinds() -> List[str]:
     return [k.name for k in _kinds()]
+
+
+def urgency_kinds_for(text: str, model=None, threshold: float = 0.5) -> List[str]:
+    """The lexicon's kinds; when it finds none, the trained model's kind if it is confident enough.
+
+    `model` is a bot.category_model.CategoryModel trained on labels fire / medical / police / none.
+    """
+    kinds = detect_urgency(text)
+    if kinds or model is None or not (text or "").strip():
+        return kinds
+    label, confidence = model.predict(text)
+    return [label] if label != NOT_URGENT and confidence >= threshold else []

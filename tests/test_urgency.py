@@ -49,3 +49,21 @@ def test_several_kinds_in_order_of_the_lexicon():
 
 def test_long_messages_are_scanned_whole():
     assert detect_urgency("物业不作为" * 3000 + "现在楼下着火了") == ["fire"]
+
+
+def test_the_model_layer_catches_what_the_lexicon_lacks():
+    from bot.urgency import urgency_kinds_for
+
+    class Model:  # stands for a trained bot.category_model.CategoryModel
+        def __init__(self, label, confidence):
+            self.answer = (label, confidence)
+
+        def predict(self, text):
+            return self.answer
+
+    wording = "我爷爷嘴唇发紫 呼吸越来越弱"
+    assert urgency_kinds_for(wording, Model("medical", 0.9)) == ["medical"]
+    assert urgency_kinds_for(wording, Model("medical", 0.2)) == []  # not confident enough
+    assert urgency_kinds_for(wording, Model("none", 0.99)) == []
+    # The lexicon needs no model and overrides a model that says "none".
+    assert urgency_kinds_for("厨房着火了", Model("none", 0.99)) == ["fire"]

@@ -20,7 +20,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.category_model import OTHER, CategoryModel
 from bot.language import detect_language, normalise_for_nlu
 from bot.tokenize import token_spans
-from bot.urgency import detect_urgency
+from bot.urgency import NOT_URGENT, detect_urgency, urgency_kinds_for
 
 logger = logging.getLogger(__name__)
 
@@ -158,20 +158,64 @@ class CategoryClassifier(GraphComponent):
         return messages
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
 class UrgencyDetector(GraphComponent):
-    """Adds an `urgency` entity (fire / medical / police) from the urgency lexicon, whatever the intent."""
+    """Adds an `urgency` entity (fire / medical / police), whatever the intent.
+
+    Two layers, either of which is enough: the lexicon (bot/data/urgency.yml), which needs no
+    confidence at all, and a model trained on the training blocks marked `urgent: fire|medical|police`
+    (plus examples the lexicon flags), which catches wordings the lexicon lacks.
+    """
+
+    FILE = "urgency_model.joblib"
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Optional[CategoryModel] = None):
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"threshold": 0.4}
 
     @classmethod
     def create(cls, config, model_storage, resource, execution_context) -> "UrgencyDetector":
-        return cls()
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def label_of(message: Message) -> str:
+        metadata = message.get(METADATA) or {}
+        for scope in ("example", "intent"):
+            value = (metadata.get(scope) or {}).get("urgent")
+            if value:
+                return str(value)
+        kinds = detect_urgency(message.get(ORIGINAL_TEXT) or message.get(TEXT) or "")
+        return kinds[0] if kinds else NOT_URGENT
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [m for m in training_data.intent_examples if m.get(TEXT)]
+        self._model = CategoryModel.train([m.get(TEXT) for m in examples], [self.label_of(m) for m in examples])
+        with self._model_storage.write_to(self._resource) as directory:
+            self._model.save(directory / self.FILE)
+        return self._resource
+
+    @classmethod
+    def load(cls, config, model_storage, resource, execution_context, **kwargs) -> "UrgencyDetector":
+        try:
+            with model_storage.read_from(resource) as directory:
+                return cls(config, model_storage, resource, CategoryModel.load(directory / cls.FILE))
+        except ValueError:
+            logger.warning("UrgencyDetector has no trained model; the lexicon works alone.")
+            return cls(config, model_storage, resource)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(ORIGINAL_TEXT) or message.get(TEXT)
             if not isinstance(text, str):
                 continue
-            kinds = detect_urgency(text)
+            kinds = urgency_kinds_for(text, self._model, self._config["threshold"])
             if kinds:
                 # The first kind decides the emergency number; the rest ride along in the value.
                 _add_entity(message, "urgency", ",".join(kinds), 1.0, type(self).__name__)

@@ -82,6 +82,8 @@ def running_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Iter
                 ready = response.status == 200 and json.loads(response.read()).get("model_file")
         except OSError:
             pass
+        # Rasa answers before the supervisor has started the jobs after it; wait for all of them.
+        ready = ready and "all services up" in log_path.read_text(errors="replace")
         if ready:
             break
         time.sleep(1)
