@@ -30,7 +30,8 @@ _SAMPLE = 2000
 def _converters():
     from opencc import OpenCC
 
-    return OpenCC("t2s"), OpenCC("s2t")
+    # s2tw: the Traditional characters residents in Taiwan and Hong Kong write (為, 裡), no term swaps.
+    return OpenCC("t2s"), OpenCC("s2tw")
 
 
 def to_simplified(text: str) -> str:

@@ -61,14 +61,23 @@ def _localised(params: Dict, language: str) -> Dict:
     return out
 
 
-def reply(key: str, language: str, **params) -> str:
+def _render(entry: Dict, language: str, params: Dict) -> str:
+    """Texts are written in zh and en only; Traditional is converted from the Simplified text, as
+    every reply of the bot is (bot/texts.py)."""
     lang = normalise_language(language)
-    return _fill(texts()["replies"][key][lang], _localised(params, lang))
+    if lang == "zh-Hant":
+        from bot.language import to_traditional
+
+        return to_traditional(_fill(entry["zh"], _localised(params, "zh")))
+    return _fill(entry[lang], _localised(params, lang))
+
+
+def reply(key: str, language: str, **params) -> str:
+    return _render(texts()["replies"][key], language, params)
 
 
 def resident(kind: str, language: str, **params) -> str:
-    lang = normalise_language(language)
-    return _fill(texts()["resident"][kind][lang], _localised(params, lang))
+    return _render(texts()["resident"][kind], language, params)
 
 
 def staff(kind: str, **params) -> str:
@@ -81,5 +90,10 @@ def reason(code: str, language: str = "zh") -> str:
 
 
 def category_label(category: str, language: str = "zh") -> str:
-    entry = texts().get("categories", {}).get(category) or texts()["categories"]["other"]
-    return entry.get(normalise_language(language), category)
+    from bot.texts import category_name  # the one list of category names
+
+    lang = {"zh": "zh-Hans"}.get(normalise_language(language), normalise_language(language))
+    try:
+        return category_name(category, lang)
+    except KeyError:
+        return category_name("other", lang)
