@@ -101,16 +101,20 @@ def services() -> List[Service]:
                                    os.environ.get("ESCALATION_INTERVAL", "60")]),
         # Later messages to residents (status changes, staff replies, rating requests) via Rasa's API.
         Service("delivery service", [PY, "-m", "bot.delivery", "--interval", os.environ.get("DELIVERY_INTERVAL", "5")]),
+        # Telegram without a public URL: getUpdates, handed to the Rasa server's Telegram webhook.
+        *([Service("telegram polling", [PY, "-m", "connectors.telegram_polling"])]
+          if os.environ.get("TELEGRAM_TOKEN") and os.environ.get("TELEGRAM_MODE", "").strip().lower() == "polling"
+          else []),
     ]
 
 
-def wait_healthy(service: Service, host: str, timeout: float = 300) -> bool:
+def wait_healthy(service: Service, host: str, stop_requested, timeout: float = 300) -> bool:
     if service.port is None:
         time.sleep(1)
         return service.process.poll() is None
     deadline = time.monotonic() + timeout
     url = f"http://{host}:{service.port}{service.health_path}"
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop_requested():
         if service.process.poll() is not None:
             return False
         try:
@@ -165,9 +169,12 @@ def run() -> int:
             # Each child in its own process group: Ctrl-C reaches only us, and we stop them in order.
             service.process = subprocess.Popen(service.argv, cwd=ROOT, env=env, start_new_session=True)
             running.append(service)
-            if not wait_healthy(service, host) or stopping:
-                if not stopping:
-                    print(f"error: the {service.name} did not start (see its log above)", file=sys.stderr)
+            healthy = wait_healthy(service, host, lambda: stopping)
+            if stopping:  # Ctrl-C while starting is a clean stop too
+                print("==> stopping")
+                return 0
+            if not healthy:
+                print(f"error: the {service.name} did not start (see its log above)", file=sys.stderr)
                 return 1
             where = f" on http://{host}:{service.port}" if service.port else ""
             print(f"==> {service.name} ready{where}")
