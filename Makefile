@@ -6,6 +6,7 @@ PY := .venv/bin/python
 
 setup:
 	@bash scripts/bootstrap.sh
+	@bash scripts/webchat.sh
 
 train: setup
 	@$(PY) -m bot.cli train
@@ -14,6 +15,7 @@ run: train
 	@$(PY) -m bot.cli run
 
 test: train
+	@bash scripts/browser.sh
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: train

@@ -96,6 +96,9 @@ def services() -> List[Service]:
     return [
         Service("action server", [PY, "-m", "actions", "--host", host, "--port", str(action_port)], action_port, "/health"),
         Service("rasa server", [PY, "-m", "connectors.serve", "--host", host, "--port", str(rasa_port)], rasa_port, "/"),
+        # Resident chat page (/) and staff console (/console/).
+        Service("web app", [PY, "-m", "bot.web", "--host", host, "--port", os.environ["WEB_PORT"]],
+                int(os.environ["WEB_PORT"]), "/healthz"),
         # Moves overdue cases one level up the ladder; started after the action server migrated the DB.
         Service("escalation job", [PY, "-m", "bot.tickets", "escalate", "--interval",
                                    os.environ.get("ESCALATION_INTERVAL", "60")]),
@@ -178,7 +181,9 @@ def run() -> int:
                 return 1
             where = f" on http://{host}:{service.port}" if service.port else ""
             print(f"==> {service.name} ready{where}")
-        print(f"==> all services up. REST: POST http://{host}:{os.environ['RASA_PORT']}/webhooks/rest/webhook  (Ctrl-C stops)")
+        print(f"==> all services up. Chat page: http://{host}:{os.environ['WEB_PORT']}/  "
+              f"staff console: http://{host}:{os.environ['WEB_PORT']}/console/  "
+              f"REST: POST http://{host}:{os.environ['RASA_PORT']}/webhooks/rest/webhook  (Ctrl-C stops)")
         while not stopping:
             for service in running:
                 if service.process.poll() is not None:
@@ -210,6 +215,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(training_fingerprint())
         return 0
     ensure_token()
+    from bot.web.config import ensure_secret_key
+
+    ensure_secret_key()
     return run()
 
 

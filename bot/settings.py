@@ -38,16 +38,22 @@ def load_env(path: Path = ENV_FILE) -> None:
         os.environ.setdefault(key, value)
 
 
-def ensure_token(path: Path = ENV_FILE) -> str:
-    """RASA_TOKEN from the environment or .env; generated into .env (mode 600) when missing."""
-    token = os.environ.get("RASA_TOKEN") or read_env_file(path).get("RASA_TOKEN")
-    if not token:
-        token = secrets.token_urlsafe(32)
+def ensure_secret(name: str, nbytes: int = 32, path: Path = ENV_FILE) -> str:
+    """A secret from the environment or .env; generated into .env (mode 600) when missing, so it
+    survives restarts and is never committed."""
+    value = os.environ.get(name) or read_env_file(path).get(name)
+    if not value:
+        value = secrets.token_urlsafe(nbytes)
         existing = path.read_text(encoding="utf-8") if path.exists() else ""
         if existing and not existing.endswith("\n"):
             existing += "\n"
-        path.write_text(existing + f"RASA_TOKEN={token}\n", encoding="utf-8")
+        path.write_text(existing + f"{name}={value}\n", encoding="utf-8")
         path.chmod(0o600)
-        print(f"==> generated RASA_TOKEN into {path}")
-    os.environ["RASA_TOKEN"] = token
-    return token
+        print(f"==> generated {name} into {path}")
+    os.environ[name] = value
+    return value
+
+
+def ensure_token(path: Path = ENV_FILE) -> str:
+    """RASA_TOKEN: the Rasa HTTP API's token."""
+    return ensure_secret("RASA_TOKEN", 32, path)

@@ -14,7 +14,8 @@ def test_port_taken_is_a_clear_error(tmp_path):
         sock.listen()
         port = sock.getsockname()[1]
         env = dict(os.environ, RASA_PORT=str(port), ACTION_PORT=str(port + 1 if port < 65000 else port - 1),
-                   RASA_TOKEN="x" * 32)
+                   WEB_PORT=str(port + 2 if port < 65000 else port - 2), RASA_TOKEN="x" * 32,
+                   WEB_SECRET_KEY="y" * 48)
         result = subprocess.run([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=60)
     assert result.returncode == 2

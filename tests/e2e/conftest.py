@@ -66,7 +66,7 @@ def running_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Iter
         "RASA_PORT": str(rasa_port), "ACTION_PORT": str(action_port), "BIND_HOST": "127.0.0.1",
         "RASA_TOKEN": token, "TRACKER_STORE_URL": f"sqlite:///{tmp / 'tracker.db'}",
         "DATABASE_URL": f"sqlite:///{tmp / 'community.db'}", "LOG_LEVEL": "WARNING", "VAR_DIR": str(tmp),
-        "DELIVERY_INTERVAL": "1",
+        "DELIVERY_INTERVAL": "1", "WEB_PORT": str(free_port()), "WEB_SECRET_KEY": secrets.token_urlsafe(48),
     })
     env.update(extra_env or {})
     log_path = tmp / "stack.log"
