@@ -1,4 +1,5 @@
-"""Policy-answer benchmark: top-1 / top-3 accuracy and false-citation rate on tests/policy/questions.yml.
+"""Policy-answer benchmark: top-1 / top-3 accuracy and false-citation rate on tests/policy/questions.yml
+(+ the later blind batch tests/policy/questions_blind2.yml).
 
     .venv/bin/python bench/policy_bench.py            # prints and writes bench/results/policy.md
     .venv/bin/python bench/policy_bench.py --sweep    # also scans the abstention thresholds
@@ -27,11 +28,14 @@ from bot.policy import retrieve  # noqa: E402
 from bot.policy.answer import answer_question, normalise_lang, resolve_city  # noqa: E402
 
 QUESTIONS = ROOT / "tests" / "policy" / "questions.yml"
+# Later blind batches kept in their own files; the regular set is all of them.
+QUESTION_FILES = (QUESTIONS, ROOT / "tests" / "policy" / "questions_blind2.yml")
 RESULTS = ROOT / "bench" / "results" / "policy.md"
 
 
-def load_questions(path: Path = QUESTIONS) -> list[dict]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
+def load_questions(path: Path | None = None) -> list[dict]:
+    paths = [path] if path else QUESTION_FILES
+    return [q for p in paths for q in yaml.safe_load(p.read_text(encoding="utf-8"))["questions"]]
 
 
 def expected(q: dict) -> set[tuple[str, str]]:
@@ -101,7 +105,7 @@ def report(res: dict, seconds: float, sweep_rows=None) -> str:
     lines = [
         "# Policy answers — benchmark",
         "",
-        f"Question set: `tests/policy/questions.yml` — {res['n']} questions "
+        f"Question set: `tests/policy/questions.yml` + `questions_blind2.yml` (unless --questions) — {res['n']} questions "
         f"({res['n_answerable']} answerable, {res['n_unanswerable']} not answerable by the corpus).",
         f"Thresholds: BM25 score ≥ {retrieve.MIN_SCORE}, coverage ≥ {retrieve.MIN_COVERAGE} "
         f"(≥ {retrieve.MIN_COVERAGE_OTHER_CITIES} when answering from a city the resident did not name) — "
@@ -149,8 +153,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sweep", action="store_true", help="scan the abstention thresholds too")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--questions", type=Path, action="append",
+                    help="question file(s) to use instead of the regular set (repeatable)")
     args = ap.parse_args(argv)
-    questions = load_questions()
+    questions = [q for path in args.questions for q in load_questions(path)] if args.questions else load_questions()
     start = time.time()
     retrieve.index()
     res = evaluate(questions)

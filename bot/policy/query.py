@@ -46,6 +46,9 @@ specific detail details information info question questions answer issue issues 
 area areas side level levels form forms point points number numbers amount group groups system systems
 service services measure measures rule rules regulation regulations provision provisions law laws plan plans
 policy policies document documents empower empowerment practice practices arrangement arrangements
+allow allows allowed let lets anyone anybody someone somebody everyone everybody thing basis daily everyday
+day-to-day build builds building built pay pays paid able can cannot must become becomes becoming supposed
+really actually possible properly exactly whole each enough kind sort
 """.split())
 
 _EN_WORD = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
