@@ -99,8 +99,56 @@ class ChineseTokenizer(Tokenizer):
         return self._apply_token_pattern([Token(word, start) for word, start in spans])
 
 
+def _metadata_value(message: Message, key: str) -> Optional[str]:
+    """A label declared by the training example or, more often, by its block (`metadata: {key: …}`)."""
+    metadata = message.get(METADATA) or {}
+    for scope in ("example", "intent"):
+        value = (metadata.get(scope) or {}).get(key)
+        if value:
+            return str(value)
+    return None
+
+
+class _LinearLabeller(GraphComponent):
+    """A trained bot.category_model.CategoryModel over the message text, persisted in the Rasa model.
+    Subclasses say which label each training example has and what to do with a prediction."""
+
+    FILE = ""
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 model: Optional[CategoryModel] = None):
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context):
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def label_of(message: Message) -> str:
+        raise NotImplementedError
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [m for m in training_data.intent_examples if m.get(TEXT)]
+        self._model = CategoryModel.train([m.get(TEXT) for m in examples], [self.label_of(m) for m in examples])
+        with self._model_storage.write_to(self._resource) as directory:
+            self._model.save(directory / self.FILE)
+        return self._resource
+
+    @classmethod
+    def load(cls, config, model_storage, resource, execution_context, **kwargs):
+        try:
+            with model_storage.read_from(resource) as directory:
+                return cls(config, model_storage, resource, CategoryModel.load(directory / cls.FILE))
+        except ValueError:
+            logger.warning("%s has no trained model", cls.__name__)
+            return cls(config, model_storage, resource)
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
-class CategoryClassifier(GraphComponent):
+class CategoryClassifier(_LinearLabeller):
     """Predicts the taxonomy category of every message as a `category` entity.
 
     Trained on the category each training block declares in its metadata
@@ -109,41 +157,9 @@ class CategoryClassifier(GraphComponent):
 
     FILE = "category_model.joblib"
 
-    def __init__(self, model_storage: ModelStorage, resource: Resource, model: Optional[CategoryModel] = None):
-        self._model_storage = model_storage
-        self._resource = resource
-        self._model = model
-
-    @classmethod
-    def create(cls, config, model_storage, resource, execution_context) -> "CategoryClassifier":
-        return cls(model_storage, resource)
-
     @staticmethod
-    def category_of(message: Message) -> str:
-        metadata = message.get(METADATA) or {}
-        for scope in ("example", "intent"):
-            value = (metadata.get(scope) or {}).get("category")
-            if value:
-                return str(value)
-        return OTHER
-
-    def train(self, training_data: TrainingData) -> Resource:
-        examples = [m for m in training_data.intent_examples if m.get(TEXT)]
-        texts = [m.get(TEXT) for m in examples]
-        labels = [self.category_of(m) for m in examples]
-        self._model = CategoryModel.train(texts, labels)
-        with self._model_storage.write_to(self._resource) as directory:
-            self._model.save(directory / self.FILE)
-        return self._resource
-
-    @classmethod
-    def load(cls, config, model_storage, resource, execution_context, **kwargs) -> "CategoryClassifier":
-        try:
-            with model_storage.read_from(resource) as directory:
-                return cls(model_storage, resource, CategoryModel.load(directory / cls.FILE))
-        except ValueError:
-            logger.warning("CategoryClassifier has no trained model; every message gets 'other'.")
-            return cls(model_storage, resource)
+    def label_of(message: Message) -> str:
+        return _metadata_value(message, "category") or OTHER
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -159,7 +175,7 @@ class CategoryClassifier(GraphComponent):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
-class UrgencyDetector(GraphComponent):
+class UrgencyDetector(_LinearLabeller):
     """Adds an `urgency` entity (fire / medical / police), whatever the intent.
 
     Two layers, either of which is enough: the lexicon (bot/data/urgency.yml), which needs no
@@ -169,46 +185,17 @@ class UrgencyDetector(GraphComponent):
 
     FILE = "urgency_model.joblib"
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Optional[CategoryModel] = None):
-        self._config = config
-        self._model_storage = model_storage
-        self._resource = resource
-        self._model = model
-
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"threshold": 0.4}
 
-    @classmethod
-    def create(cls, config, model_storage, resource, execution_context) -> "UrgencyDetector":
-        return cls(config, model_storage, resource)
-
     @staticmethod
     def label_of(message: Message) -> str:
-        metadata = message.get(METADATA) or {}
-        for scope in ("example", "intent"):
-            value = (metadata.get(scope) or {}).get("urgent")
-            if value:
-                return str(value)
+        declared = _metadata_value(message, "urgent")
+        if declared:
+            return declared
         kinds = detect_urgency(message.get(ORIGINAL_TEXT) or message.get(TEXT) or "")
         return kinds[0] if kinds else NOT_URGENT
-
-    def train(self, training_data: TrainingData) -> Resource:
-        examples = [m for m in training_data.intent_examples if m.get(TEXT)]
-        self._model = CategoryModel.train([m.get(TEXT) for m in examples], [self.label_of(m) for m in examples])
-        with self._model_storage.write_to(self._resource) as directory:
-            self._model.save(directory / self.FILE)
-        return self._resource
-
-    @classmethod
-    def load(cls, config, model_storage, resource, execution_context, **kwargs) -> "UrgencyDetector":
-        try:
-            with model_storage.read_from(resource) as directory:
-                return cls(config, model_storage, resource, CategoryModel.load(directory / cls.FILE))
-        except ValueError:
-            logger.warning("UrgencyDetector has no trained model; the lexicon works alone.")
-            return cls(config, model_storage, resource)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
