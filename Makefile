@@ -1,6 +1,8 @@
 # The two commands: `make run` and `make test`. Both set everything up themselves.
 SHELL := /bin/bash
 PY := .venv/bin/python
+# Rasa would otherwise try to send usage telemetry to an outside service.
+export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: run test setup train bench lock clean
 

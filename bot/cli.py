@@ -205,6 +205,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub.add_parser("run", help="run every service on 127.0.0.1 until Ctrl-C")
     sub.add_parser("fingerprint", help="print the training-input fingerprint")
     args = parser.parse_args(argv)
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")  # nothing leaves the machine; children inherit
     sys.stdout.reconfigure(line_buffering=True)  # progress lines in order with the children's logs
     os.chdir(ROOT)
     load_env()

@@ -30,5 +30,7 @@ def credentials(base_file: Path, env: Mapping[str, str]) -> Dict:
 
 def write_runtime_credentials(base_file: Path, env: Mapping[str, str], target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
+    target.touch(mode=0o600, exist_ok=True)
+    target.chmod(0o600)  # channel secrets may end up here: readable by the service user only
     target.write_text(yaml.safe_dump(credentials(base_file, env), allow_unicode=True), encoding="utf-8")
     return target

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Every Rasa process the tests start inherits this: no telemetry to an outside service.
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
