@@ -17,20 +17,14 @@ from bot.tickets import lifecycle
 from bot.tickets.errors import TicketNotFound
 from bot.tickets.models import Notification, Ticket
 from bot.tickets.numbering import parse_ticket_number
+from bot.texts import category_name
 from bot.tickets.routing import CATEGORIES, RoutingTable
 from bot.tickets.workcalendar import SHANGHAI
 
 from .scope import Scope
 
-# Category names for staff (the taxonomy keys are what is stored).
-CATEGORY_NAMES = {
-    "noise": "噪音扰民", "property": "物业管理", "sanitation": "环境卫生", "fire_safety": "消防安全",
-    "parking_traffic": "停车交通", "building_construction": "违章搭建/施工", "public_safety": "治安安全",
-    "neighbor_dispute": "邻里纠纷", "municipal": "市政设施", "social_assistance": "社会救助",
-    "elderly_care": "养老服务", "health": "医疗卫生", "employment": "就业社保", "legal_aid": "法律援助",
-    "environment": "生态环境", "education": "教育", "market_consumer": "市场消费", "community_affairs": "社区事务",
-    "other": "其他",
-}
+# Category names for staff: the one list the bot also uses (bot/data/texts/zh.yml).
+CATEGORY_NAMES = {key: category_name(key, "zh-Hans") for key in (*CATEGORIES, "other")}
 INTENT_NAMES = {"complaint": "投诉", "service_request": "服务请求", "consultation": "咨询"}
 LANGUAGE_NAMES = {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "zh": "中文", "en": "English"}
 CHANNEL_NAMES = {"wechat": "微信", "telegram": "Telegram", "socketio": "网页聊天", "rest": "REST"}

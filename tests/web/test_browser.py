@@ -251,14 +251,14 @@ def test_the_dashboard_shows_the_numbers_of_the_seeded_dataset(seeded_site, tab)
     rows = lambda table: [r.split("\t") for r in page.locator(f"#{table} tbody tr").all_inner_texts()]  # noqa: E731
     category = {label: int(n) for label, n in rows("table-category")}
     # The seeded cases plus the two of this module's other test.
-    assert category == {"噪音扰民": EXPECTED["by_category"]["noise"] + 1,
+    assert category == {"噪声扰民": EXPECTED["by_category"]["noise"] + 1,
                         "环境卫生": EXPECTED["by_category"]["sanitation"] + 1, "停车交通": 1}
     ontime = {r[0]: r[1:] for r in rows("table-ontime")}
     assert ontime["第一网格"] == ["1", "2", "33.3%"] and ontime["第二网格"] == ["2", "0", "100.0%"]
     assert [int(r[1]) for r in rows("table-satisfaction")] == EXPECTED["ratings"]["distribution"]
     assert page.inner_text("#kpi-satisfaction") == "4.25/5" and page.inner_text("#satisfied-rate") == "75.0%"
     hot = [tuple(r) for r in rows("table-hotspots")]
-    assert ("幸福小区", "噪音扰民", "4") in hot and ("幸福小区", "环境卫生", "2") in hot
+    assert ("幸福小区", "噪声扰民", "4") in hot and ("幸福小区", "环境卫生", "2") in hot
     assert page.inner_text("#kpi-total") == str(EXPECTED["total"] + 2)
 
 
