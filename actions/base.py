@@ -36,6 +36,11 @@ class Turn:
         self.replies.append(text)
 
 
+def channel_of(tracker: Tracker) -> str:
+    """The resident's channel identity is (channel, sender id); REST when Rasa recorded none."""
+    return tracker.get_latest_input_channel() or "rest"
+
+
 def _first_action_after_user(tracker: Tracker) -> bool:
     """True when no bot message was sent since the resident's latest message."""
     for event in reversed(tracker.events):
@@ -83,11 +88,11 @@ def record_rating(turn: Turn) -> bool:
     rating = parse_rating(turn.text) if number else None
     if rating is None:
         return False
-    from actions.tickets import channel_of, ticket_service  # the ticket service loads on first use
+    from actions.tickets import ticket_service  # the ticket service loads on first use
 
     score, comment = rating
     try:
-        result = ticket_service().rate(number, channel=channel_of(turn), sender_id=turn.sender_id,
+        result = ticket_service().rate(number, channel=channel_of(turn.tracker), sender_id=turn.sender_id,
                                        score=score, comment=comment)
     except Exception:  # an old or foreign number: forget the question, treat the text normally
         logger.warning("rating for %s not recorded", number, exc_info=True)

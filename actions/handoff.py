@@ -9,17 +9,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import ResidentAction, Turn
+from actions.base import ResidentAction, Turn, channel_of
 from bot import handoff
 from bot.language import ENGLISH
 from bot.staffing import handoff_availability
 from bot.texts import render
 
 logger = logging.getLogger(__name__)
-
-
-def channel_of(tracker: Tracker) -> str:
-    return tracker.get_latest_input_channel() or "rest"
 
 
 def hand_over(turn: Turn, reason: str, urgent: bool = False, pause: bool = True) -> None:

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from rasa_sdk.events import SlotSet
 
-from actions.base import ResidentAction, Turn
+from actions.base import ResidentAction, Turn, channel_of
 from actions.handoff import hand_over
 from actions.report_form import FORM_SLOTS, NO_PHONE
 from bot.language import ENGLISH, TRADITIONAL, to_traditional
@@ -23,10 +23,6 @@ REPORT_SLOTS = FORM_SLOTS + ("report_intent", "report_category", "report_urgency
 @lru_cache(maxsize=1)
 def ticket_service() -> TicketService:
     return TicketService.from_env()
-
-
-def channel_of(turn: Turn) -> str:
-    return turn.tracker.get_latest_input_channel() or "rest"
 
 
 def _when(moment: dt.datetime, lang: str) -> str:
@@ -57,7 +53,7 @@ class ActionSubmitReport(ResidentAction):
         phone = slot("report_phone")
         try:
             result = ticket_service().open_ticket(
-                channel=channel_of(turn), sender_id=turn.sender_id,
+                channel=channel_of(turn.tracker), sender_id=turn.sender_id,
                 intent=slot("report_intent") or "complaint", category=slot("report_category") or "other",
                 description=slot("report_description") or turn.text, location=slot("report_location"),
                 phone=None if phone in (None, NO_PHONE) else phone, language=turn.lang,
@@ -84,7 +80,7 @@ class ActionCheckTicketStatus(ResidentAction):
 
     async def respond(self, turn: Turn) -> None:
         service = ticket_service()
-        channel = channel_of(turn)
+        channel = channel_of(turn.tracker)
         number = parse_ticket_number(turn.text)
         lang = "en" if turn.lang == ENGLISH else "zh"
         try:
