@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from functools import lru_cache
 
 from rasa_sdk.events import SlotSet
@@ -10,11 +11,13 @@ from rasa_sdk.events import SlotSet
 from actions.base import ResidentAction, Turn, channel_of
 from actions.handoff import hand_over
 from actions.report_form import FORM_SLOTS, NO_PHONE
+from bot.db import is_unavailable
 from bot.language import ENGLISH, TRADITIONAL, to_traditional
 from bot.texts import render
 from bot.tickets.errors import TicketNotFound
 from bot.tickets.numbering import parse_ticket_number
 from bot.tickets.service import TicketService
+from bot.tickets.spool import FilingSpool
 
 logger = logging.getLogger(__name__)
 REPORT_SLOTS = FORM_SLOTS + ("report_intent", "report_category", "report_urgency", "report_message_id")
@@ -23,6 +26,11 @@ REPORT_SLOTS = FORM_SLOTS + ("report_intent", "report_category", "report_urgency
 @lru_cache(maxsize=1)
 def ticket_service() -> TicketService:
     return TicketService.from_env()
+
+
+@lru_cache(maxsize=1)
+def filing_spool() -> FilingSpool:
+    return FilingSpool()
 
 
 def _when(moment: dt.datetime, lang: str) -> str:
@@ -51,18 +59,26 @@ class ActionSubmitReport(ResidentAction):
             hand_over(turn, "asked")
             return
         phone = slot("report_phone")
+        request = dict(
+            channel=channel_of(turn.tracker), sender_id=turn.sender_id,
+            intent=slot("report_intent") or "complaint", category=slot("report_category") or "other",
+            description=slot("report_description") or turn.text, location=slot("report_location"),
+            phone=None if phone in (None, NO_PHONE) else phone, language=turn.lang,
+            urgency="urgent" if slot("report_urgency") else "normal",
+            # The key makes a retried or replayed filing answer with the case it made, never a second.
+            idempotency_key=slot("report_message_id") or f"report-{uuid.uuid4().hex}",
+        )
         try:
-            result = ticket_service().open_ticket(
-                channel=channel_of(turn.tracker), sender_id=turn.sender_id,
-                intent=slot("report_intent") or "complaint", category=slot("report_category") or "other",
-                description=slot("report_description") or turn.text, location=slot("report_location"),
-                phone=None if phone in (None, NO_PHONE) else phone, language=turn.lang,
-                urgency="urgent" if slot("report_urgency") else "normal",
-                idempotency_key=slot("report_message_id"),
-            )
-        except Exception:  # the resident must hear that it failed, never silence
-            logger.exception("filing a ticket failed")
-            turn.say(render("report.failed", turn.lang))
+            result = ticket_service().open_ticket(**request)
+        except Exception as error:  # the resident must hear what happened, never silence
+            if is_unavailable(error):
+                # Keep the confirmed report; the action server files it when the database is back.
+                logger.error("ticket database unavailable (%s); report kept in the spool", type(error).__name__)
+                filing_spool().put(request)
+                turn.say(render("report.queued", turn.lang))
+            else:
+                logger.exception("filing a ticket failed")
+                turn.say(render("report.failed", turn.lang))
             return
         unit = result.unit_name_en if turn.lang == ENGLISH else result.unit_name_zh
         if result.linked:
@@ -94,9 +110,9 @@ class ActionCheckTicketStatus(ResidentAction):
                 turn.say(_service_text(view.message, turn.lang))
                 return
             views = service.list_tickets_for(channel, turn.sender_id, limit=3, language=lang)
-        except Exception:
-            logger.exception("ticket status lookup failed")
-            turn.say(render("report.failed", turn.lang))
+        except Exception as error:
+            logger.error("ticket status lookup failed: %s", type(error).__name__, exc_info=not is_unavailable(error))
+            turn.say(render("status.unavailable", turn.lang))
             return
         if not views:
             turn.say(render("status.none", turn.lang))

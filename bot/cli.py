@@ -130,6 +130,36 @@ def wait_healthy(service: Service, host: str, stop_requested, timeout: float = 3
     return False
 
 
+class Restarts:
+    """A service that dies is started again (like systemd's Restart=on-failure) while the others keep
+    serving: a crashed action server costs the residents one apology, not the whole bot. A service
+    that keeps dying (more than MAX_RESTARTS within WINDOW seconds) stops everything with an error."""
+
+    MAX_RESTARTS = 5
+    WINDOW = 120.0
+
+    def __init__(self, env: Dict[str, str]) -> None:
+        self.env = env
+        self.delay = float(os.environ.get("RESTART_DELAY_SECONDS", "1"))
+        self.history: Dict[str, List[float]] = {}
+
+    def restart(self, service: Service, host: str, stop_requested) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self.history.get(service.name, []) if now - t < self.WINDOW] + [now]
+        self.history[service.name] = recent
+        print(f"error: the {service.name} stopped (exit {service.process.returncode}); restarting it",
+              file=sys.stderr)
+        if len(recent) > self.MAX_RESTARTS:
+            print(f"error: the {service.name} keeps stopping; stopping the rest", file=sys.stderr)
+            return False
+        time.sleep(self.delay * len(recent))  # back off a little more each time
+        service.process = subprocess.Popen(service.argv, cwd=ROOT, env=self.env, start_new_session=True)
+        if not wait_healthy(service, host, stop_requested):
+            return stop_requested()  # Ctrl-C while restarting is a clean stop; otherwise give up
+        print(f"==> {service.name} restarted (pid {service.process.pid})")
+        return True
+
+
 def stop_all(running: List[Service]) -> None:
     for service in reversed(running):
         if service.process and service.process.poll() is None:
@@ -180,15 +210,14 @@ def run() -> int:
                 print(f"error: the {service.name} did not start (see its log above)", file=sys.stderr)
                 return 1
             where = f" on http://{host}:{service.port}" if service.port else ""
-            print(f"==> {service.name} ready{where}")
+            print(f"==> {service.name} ready{where} (pid {service.process.pid})")
         print(f"==> all services up. Chat page: http://{host}:{os.environ['WEB_PORT']}/  "
               f"staff console: http://{host}:{os.environ['WEB_PORT']}/console/  "
               f"REST: POST http://{host}:{os.environ['RASA_PORT']}/webhooks/rest/webhook  (Ctrl-C stops)")
+        supervisor = Restarts(env)
         while not stopping:
             for service in running:
-                if service.process.poll() is not None:
-                    print(f"error: the {service.name} stopped (exit {service.process.returncode}); stopping the rest",
-                          file=sys.stderr)
+                if service.process.poll() is not None and not supervisor.restart(service, host, lambda: stopping):
                     return 1
             time.sleep(0.5)
         print("==> stopping")

@@ -66,6 +66,16 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=dt.timezone.utc)
 
 
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` means the database could not be reached (down, restarting, network, pool
+    exhausted) rather than a fault in the request: the caller should keep the work and retry later."""
+    from sqlalchemy import exc
+
+    if isinstance(error, (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)):
+        return True
+    return isinstance(error, exc.DBAPIError) and bool(error.connection_invalidated)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -123,6 +133,9 @@ def make_engine(url: Optional[str] = None, **kwargs) -> Engine:
         _configure_sqlite(engine)
     else:
         kwargs.setdefault("pool_pre_ping", True)
+        if backend == "postgresql":
+            # A database that does not answer must fail fast, so the caller can keep the work for later.
+            kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
         engine = create_engine(url, future=True, **kwargs)
     return engine
 

@@ -51,6 +51,11 @@ def urgent_alert(s, t: Ticket, units: Iterable[Unit], at: dt.datetime) -> None:
                summary=summary, location=mask_text(t.location or "-"))
 
 
+def filed_later(s, t: Ticket, reply: str, at: dt.datetime) -> None:
+    """A report kept while the database was down is now filed: the resident was promised its number."""
+    _resident(s, t, "filed_later", at, reply=reply)
+
+
 def status_changed(s, t: Ticket, unit: Optional[Unit], at: dt.datetime) -> None:
     _resident(s, t, "status_changed", at, state=lifecycle.STATE_LABELS[t.state][texts.normalise_language(t.language)],
               state_key=t.state, unit_name=unit.name(t.language) if unit else "")

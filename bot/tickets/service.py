@@ -159,6 +159,16 @@ class TicketService:
                     raise
                 return self._result(s, existing, "replayed")
 
+    def file_deferred(self, request: dict) -> OpenResult:
+        """File a report that waited in the spool (bot/tickets/spool.py) while the database was down,
+        and queue its number to the resident, who was told to expect it. Idempotent like open_ticket:
+        a request that reached the database before the error is answered, not filed again."""
+        result = self.open_ticket(**request)
+        with self.db.session() as s:
+            record = s.execute(select(Ticket).where(Ticket.number == result.record_number)).scalar_one()
+            notices.filed_later(s, record, result.message, self.clock())
+        return result
+
     def _open(self, f: dict, urgent: bool) -> OpenResult:
         now = self.clock()
         with self.db.session() as s:

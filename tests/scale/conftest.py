@@ -30,6 +30,7 @@ from typing import Dict, List, Optional
 import pytest
 
 from tests.conftest import ROOT, free_port
+from tests.pg import first_line, fresh_databases
 
 PG_URL = os.environ.get("SCALE_TEST_PG_URL") or os.environ.get(
     "TICKETS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/")
@@ -37,11 +38,6 @@ REDIS_URL = os.environ.get("SCALE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 START_TIMEOUT = 180  # seconds for every service to answer (each Rasa process needs ~15–25 s here)
 RASA_PROCESSES = 2
 _served_lock = threading.Lock()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 # ---------------------------------------------------------------------------------------- servers
@@ -59,7 +55,7 @@ def scale_redis():
     try:
         client.ping()
     except Exception as exc:
-        reason = f"Redis unreachable at {host}:{port}/{db}: {_first_line(exc)}"
+        reason = f"Redis unreachable at {host}:{port}/{db}: {first_line(exc)}"
         if os.environ.get("SCALE_REQUIRE_REDIS") == "1":
             pytest.fail(reason + " (SCALE_REQUIRE_REDIS=1)")
         pytest.skip(reason)
@@ -75,42 +71,8 @@ def scale_redis():
 @pytest.fixture(scope="module")
 def scale_databases():
     """URLs of two fresh PostgreSQL databases: {"tickets": …, "tracker": …}; dropped at the end."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(PG_URL).set(database="postgres")
-    base = f"scale_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    names = {"tickets": f"{base}_tickets", "tracker": f"{base}_tracker"}
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", future=True, connect_args={"connect_timeout": 3})
-    created: List[str] = []
-    try:
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-                created.append(name)
-    except Exception as exc:
-        _drop(admin, created)
-        admin.dispose()
-        reason = f"PostgreSQL unreachable at {admin_url.render_as_string(hide_password=True)}: {_first_line(exc)}"
-        if os.environ.get("TICKETS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason + " (TICKETS_REQUIRE_POSTGRES=1)")
-        pytest.skip(reason)
-    try:
-        yield {role: make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-               for role, name in names.items()}
-    finally:
-        _drop(admin, created)
-        admin.dispose()
-
-
-def _drop(admin, names: List[str]) -> None:
-    from sqlalchemy import text
-
-    if not names:
-        return
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_databases("scale", ["tickets", "tracker"], PG_URL) as urls:
+        yield urls
 
 
 # ---------------------------------------------------------------------------------------- the stack
