@@ -28,7 +28,7 @@ def _upgrade_schema() -> bool:
 
 
 async def _replay_spooled_filings(app, loop) -> None:
-    """Files the reports kept while the ticket database was down (bot/tickets/spool.py)."""
+    """Files the reports kept while the ticket database was down (bot/spool.py)."""
     from actions.tickets import filing_spool, ticket_service
 
     interval = float(os.environ.get("SPOOL_REPLAY_SECONDS", "15"))

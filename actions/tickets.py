@@ -12,12 +12,12 @@ from actions.base import ResidentAction, Turn, channel_of
 from actions.handoff import hand_over
 from actions.report_form import FORM_SLOTS, NO_PHONE
 from bot.db import is_unavailable
+from bot.spool import Spool, spool_directory
 from bot.language import ENGLISH, TRADITIONAL, to_traditional
 from bot.texts import render
 from bot.tickets.errors import TicketNotFound
 from bot.tickets.numbering import parse_ticket_number
 from bot.tickets.service import TicketService
-from bot.tickets.spool import FilingSpool
 
 logger = logging.getLogger(__name__)
 REPORT_SLOTS = FORM_SLOTS + ("report_intent", "report_category", "report_urgency", "report_message_id")
@@ -29,8 +29,9 @@ def ticket_service() -> TicketService:
 
 
 @lru_cache(maxsize=1)
-def filing_spool() -> FilingSpool:
-    return FilingSpool()
+def filing_spool() -> Spool:
+    """Reports confirmed while the ticket database was down (filed by the action server's replay loop)."""
+    return Spool(spool_directory("filings"))
 
 
 def _when(moment: dt.datetime, lang: str) -> str:

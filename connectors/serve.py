@@ -37,9 +37,10 @@ def main() -> None:
     from bot.privacy import install_log_masking
 
     install_log_masking()  # resident text in Rasa's logs: phone and ID numbers masked
-    from connectors import action_guard
+    from connectors import action_guard, outage_guard
 
     action_guard.install()  # a failed custom action answers with an apology, not silence
+    outage_guard.install()  # conversation store down: "temporarily unavailable", message kept
     from connectors.channels import write_runtime_credentials
 
     runtime = write_runtime_credentials(

@@ -160,7 +160,7 @@ class TicketService:
                 return self._result(s, existing, "replayed")
 
     def file_deferred(self, request: dict) -> OpenResult:
-        """File a report that waited in the spool (bot/tickets/spool.py) while the database was down,
+        """File a report that waited in the spool (bot/spool.py) while the database was down,
         and queue its number to the resident, who was told to expect it. Idempotent like open_ticket:
         a request that reached the database before the error is answered, not filed again."""
         result = self.open_ticket(**request)

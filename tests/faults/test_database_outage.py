@@ -19,7 +19,7 @@ from bot.tickets.escalation import run_escalation
 from bot.tickets.models import Notification, Ticket
 from bot.tickets.routing import load_routing
 from bot.tickets.service import TicketService
-from bot.tickets.spool import FilingSpool
+from bot.spool import Spool
 from bot.tickets.workcalendar import SHANGHAI
 from tests.pg import fresh_databases
 from tests.standins.tcp_outage import TcpOutage
@@ -63,7 +63,7 @@ def _count(db, model, *where) -> int:
 def test_reports_confirmed_during_an_outage_are_filed_once_when_it_is_back(relay, direct, tmp_path):
     outage, url = relay
     service = TicketService(Database(url), load_routing("default"), lambda: MONDAY_10)
-    spool = FilingSpool(tmp_path / "spool")
+    spool = Spool(tmp_path / "spool")
     outage.cut()
     with pytest.raises(Exception) as failure:
         service.open_ticket(**REQUEST)

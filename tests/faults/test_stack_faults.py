@@ -120,3 +120,36 @@ def test_ticket_database_outage_keeps_the_report_and_files_it_when_back(model_pa
                 assert tickets_of(urls["tickets"], who) == numbers  # filed once
         finally:
             outage.close()
+
+
+def test_conversation_store_outage_answers_and_keeps_the_message(model_path, tmp_path):
+    with fresh_databases("outage_tracker", ["tracker"]) as urls:
+        real = make_url(urls["tracker"])
+        outage = TcpOutage((real.host or "127.0.0.1", real.port or 5432))
+        proxied = real.set(host="127.0.0.1", port=outage.port).render_as_string(hide_password=False)
+        try:
+            with running_stack(tmp_path, {"TRACKER_STORE_URL": proxied, "INBOUND_REPLAY_SECONDS": "1"}) as stack:
+                who, visitor = f"r-{uuid.uuid4().hex[:8]}", f"v-{uuid.uuid4().hex[:8]}"
+                assert stack.say(who, "你好")
+                outage.cut()
+                assert stack.say(who, "楼道的灯坏了三天了") == [render("system.store_unavailable", "zh-Hans")]
+                assert stack.say(visitor, "the lift in block 2 is stuck again") == [
+                    render("system.store_unavailable", "en")]
+                assert len(list((tmp_path / "spool" / "inbound").glob("*.json"))) == 2
+                outage.restore()
+
+                def kept_in_history():
+                    status, tracker = stack.get(f"/conversations/{who}/tracker")
+                    if status != 200:
+                        return None
+                    texts = [e.get("text") for e in tracker["events"] if e["event"] in ("user", "bot")]
+                    return texts if "楼道的灯坏了三天了" in texts else None
+
+                texts = wait_for(kept_in_history, 60, "the kept message to reach the conversation")
+                assert texts.count("楼道的灯坏了三天了") == 1
+                assert texts[texts.index("楼道的灯坏了三天了") + 1] == render("system.store_unavailable", "zh-Hans")
+                wait_for(lambda: not list((tmp_path / "spool" / "inbound").glob("*.json")), 30, "the spool to empty")
+                # and the conversation goes on normally
+                assert any("在哪里" in r or "地址" in r for r in stack.say(who, "楼道的灯坏了三天了 晚上黑漆漆的"))
+        finally:
+            outage.close()

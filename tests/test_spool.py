@@ -1,14 +1,14 @@
-"""The filing spool on its own: durable files, one claim per file, stale claims returned, bad requests set aside."""
+"""The spool on its own: durable files, one claim per file, stale claims returned, bad requests set aside."""
 import json
 import os
 import stat
 import time
 
-from bot.tickets.spool import STALE_CLAIM_SECONDS, FilingSpool
+from bot.spool import STALE_CLAIM_SECONDS, Spool
 
 
 def test_files_are_private_whole_and_replayed_oldest_first(tmp_path):
-    spool = FilingSpool(tmp_path / "s")
+    spool = Spool(tmp_path / "s")
     first = spool.put({"n": 1, "phone": "13812345678"})
     spool.put({"n": 2})
     assert stat.S_IMODE(first.stat().st_mode) == 0o600  # it holds a phone number
@@ -20,7 +20,7 @@ def test_files_are_private_whole_and_replayed_oldest_first(tmp_path):
 
 
 def test_a_failure_stops_the_round_and_keeps_the_rest(tmp_path):
-    spool = FilingSpool(tmp_path)
+    spool = Spool(tmp_path)
     for n in range(3):
         spool.put({"n": n})
 
@@ -35,7 +35,7 @@ def test_a_failure_stops_the_round_and_keeps_the_rest(tmp_path):
 
 
 def test_a_file_claimed_by_another_worker_is_left_to_it_until_the_claim_is_stale(tmp_path):
-    spool = FilingSpool(tmp_path)
+    spool = Spool(tmp_path)
     path = spool.put({"n": 1})
     claimed = path.with_name(path.name + ".999.claimed")
     os.rename(path, claimed)  # another worker is filing it right now
@@ -46,7 +46,7 @@ def test_a_file_claimed_by_another_worker_is_left_to_it_until_the_claim_is_stale
 
 
 def test_requests_the_service_refuses_are_set_aside_not_retried(tmp_path):
-    spool = FilingSpool(tmp_path)
+    spool = Spool(tmp_path)
     spool.put({"n": 1})
     (tmp_path / "0-broken.json").write_text("{not json", encoding="utf-8")
 

@@ -1,13 +1,12 @@
-"""Reports confirmed while the ticket database was unreachable, kept on local disk until it is back.
+"""Work that could not be done because a database was unreachable, kept on local disk until it is back.
 
-The resident confirmed a report; losing it because PostgreSQL restarted would be the worst answer.
-The action server writes the request here (one JSON file each, written atomically, readable by this
-user only: it holds a phone number) and tells the resident the number will follow. A replay loop in
-the same action server files each one once the database answers again — through the ordinary
-idempotent ``open_ticket``, so a report that did reach the database before the error is not doubled —
-and queues a message with the case number to the resident through the outbox.
+Two users: the action server keeps reports the resident confirmed while the ticket database was down
+(``filings``: replayed through the idempotent ``open_ticket``, the number then sent to the resident),
+and the Rasa server keeps messages that arrived while the tracker store was down (``inbound``:
+written into the conversation once it is back). One JSON file per item, written atomically, readable
+by this user only (they hold residents' words and phone numbers).
 
-Several workers may share the directory: a file is claimed by renaming it, which only one can do.
+Several workers may share a directory: a file is claimed by renaming it, which only one can do.
 """
 from __future__ import annotations
 
@@ -29,11 +28,10 @@ REJECTED = ".rejected"
 STALE_CLAIM_SECONDS = 600
 
 
-def default_directory() -> Path:
-    explicit = os.environ.get("FILING_SPOOL_DIR")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("VAR_DIR", "var")) / "spool" / "filings"
+def spool_directory(kind: str) -> Path:
+    """``$SPOOL_DIR/<kind>``; by default under VAR_DIR. Keep it on local disk of the host that writes it."""
+    base = os.environ.get("SPOOL_DIR") or str(Path(os.environ.get("VAR_DIR", "var")) / "spool")
+    return Path(base) / kind
 
 
 @dataclass
@@ -44,12 +42,12 @@ class ReplayReport:
     error: Optional[str] = None
 
 
-class FilingSpool:
-    def __init__(self, directory: Optional[Path] = None) -> None:
-        self.directory = Path(directory) if directory else default_directory()
+class Spool:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
 
     def put(self, request: Dict[str, Any]) -> Path:
-        """Keep one filing request durably; returns its file."""
+        """Keep one item durably; returns its file."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
         final = self.directory / f"{name}{SUFFIX}"
@@ -80,12 +78,12 @@ class FilingSpool:
             except FileNotFoundError:
                 pass
 
-    def replay(self, file: Callable[[Dict[str, Any]], str]) -> ReplayReport:
-        """File every kept request, oldest first, with ``file(request) -> case number``.
+    def replay(self, handle: Callable[[Dict[str, Any]], str]) -> ReplayReport:
+        """Hand every kept item, oldest first, to ``handle(item) -> what it became`` (a case number…).
 
-        Stops at the first failure that is not the request's own fault (the database is still
-        down): that request and the rest stay queued for the next round. A request the service
-        refuses as invalid (ValueError) is set aside as ``.rejected`` and logged, never retried.
+        Stops at the first failure that is not the item's own fault (the database is still down):
+        that item and the rest stay queued for the next round. An item refused as invalid
+        (ValueError) is set aside as ``.rejected`` and logged, never retried.
         """
         self._release_stale_claims()
         filed, rejected, error = [], 0, None
@@ -97,10 +95,10 @@ class FilingSpool:
                 continue  # another worker took it
             try:
                 request = json.loads(claimed.read_text(encoding="utf-8"))
-                number = file(request)
+                number = handle(request)
             except ValueError as bad:  # includes JSON errors: retrying cannot help
                 os.rename(claimed, path.with_name(path.name + REJECTED))
-                log.error("spooled filing %s rejected: %s", path.name, bad)
+                log.error("spooled item %s rejected: %s", path.name, bad)
                 rejected += 1
                 continue
             except Exception as failure:  # still unavailable: put it back, try again later
@@ -109,5 +107,5 @@ class FilingSpool:
                 break
             claimed.unlink()
             filed.append(number)
-            log.info("spooled filing %s filed as %s", path.name, number)
+            log.info("spooled item %s done: %s", path.name, number)
         return ReplayReport(filed=filed, rejected=rejected, remaining=self.pending(), error=error)
