@@ -55,6 +55,13 @@ async def _replay_spooled_filings(app, loop) -> None:
     app.add_task(replay_forever())
 
 
+def _warm_up() -> None:
+    """Load what the first resident would otherwise wait for (the regulations index: about a second)."""
+    from actions.cases import answer_question, policy_city
+
+    answer_question("社区", "zh-Hans", default_city=policy_city())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the action server.")
     parser.add_argument("--host", default=os.environ.get("ACTION_HOST", "127.0.0.1"))
@@ -65,6 +72,7 @@ def main() -> None:
     install_log_masking()  # phone and ID numbers never reach the logs
     # The ticket tables are brought up to date before the first action can need them.
     schema_ready = _upgrade_schema()
+    _warm_up()
     app = create_app("actions", cors_origins=[])
     app.ctx.schema_ready = schema_ready
     app.register_listener(_replay_spooled_filings, "after_server_start")

@@ -10,6 +10,11 @@ from bot.policy.answer import answer_question
 from bot.texts import render
 
 
+def policy_city() -> str:
+    """The city whose regulations answer questions that name none (POLICY_CITY)."""
+    return os.environ.get("POLICY_CITY", "通化")
+
+
 class ActionConsultation(ResidentAction):
     """Answers from the deployment's practical information or the regulations, quoting the article;
     says plainly when it does not know, and offers staff."""
@@ -21,7 +26,7 @@ class ActionConsultation(ResidentAction):
         if not turn.text.strip():
             turn.say(render("fallback", turn.lang))
             return
-        answer = answer_question(turn.text, turn.lang, default_city=os.environ.get("POLICY_CITY", "通化"))
+        answer = answer_question(turn.text, turn.lang, default_city=policy_city())
         turn.say(answer.text)
         if answer.followups:
             turn.say(render("consult.followups", turn.lang) + "\n" + "\n".join(f"· {f}" for f in answer.followups))
