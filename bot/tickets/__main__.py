@@ -18,18 +18,22 @@ import threading
 from typing import Optional
 
 from ..db import get_database
+from ..inbound import forget_older_than
 from ..privacy import install_log_masking
 from .autoclose import run_autoclose
 from .escalation import run_escalation
 from .routing import load_routing
 
 log = logging.getLogger("bot.tickets")
+INBOUND_KEEP_DAYS = 7
 
 
 def tick(db, routing) -> str:
     report = run_escalation(db, routing)
     closed = run_autoclose(db, routing)
-    return f"{report.summary()}, auto-closed {len(closed)}"
+    # Channel message ids only guard against platform retries (minutes); a week is plenty.
+    forgotten = forget_older_than(INBOUND_KEEP_DAYS, db)
+    return f"{report.summary()}, auto-closed {len(closed)}, forgot {forgotten} old inbound ids"
 
 
 def run_loop(db, routing, interval: float, stop: threading.Event, max_runs: Optional[int] = None) -> int:

@@ -164,3 +164,16 @@ def test_cli_once_and_loop(db, routing, svc, monkeypatch, capsys):
     assert run_loop(db, routing, 0.01, stop, max_runs=3) == 3
     stop.set()
     assert run_loop(db, routing, 0.01, stop) == 0
+
+
+def test_the_job_forgets_channel_message_ids_after_a_week(db, routing):
+    from bot.db import utcnow
+    from bot.inbound import InboundMessage
+    from bot.tickets.__main__ import tick
+
+    with db.session() as s:
+        s.add(InboundMessage(channel="wechat", message_key="old", received_at=utcnow() - dt.timedelta(days=8)))
+        s.add(InboundMessage(channel="wechat", message_key="new", received_at=utcnow() - dt.timedelta(days=1)))
+    assert "forgot 1 old inbound ids" in tick(db, routing)
+    with db.session(read_only=True) as s:
+        assert [m.message_key for m in s.execute(select(InboundMessage)).scalars()] == ["new"]
