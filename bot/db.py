@@ -204,11 +204,33 @@ def alembic_config(url: Optional[str] = None):
     return cfg
 
 
+MIGRATION_LOCK_KEY = 0x636F6D6D756E6974  # any constant; every migrating process uses the same one
+
+
 def upgrade_db(url: Optional[str] = None, revision: str = "head") -> None:
-    """Bring the schema at ``url`` up to ``revision`` (idempotent)."""
+    """Bring the schema at ``url`` up to ``revision`` (idempotent). On PostgreSQL, processes starting
+    together (several action servers) take turns on an advisory lock instead of racing on the DDL."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    cfg = alembic_config(url)
+    if make_url(database_url(url)).get_backend_name() != "postgresql":
+        command.upgrade(cfg, revision)
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+            conn.commit()  # the lock belongs to the session and outlives the transaction
+            try:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                conn.commit()
+            finally:
+                conn.rollback()
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+                conn.commit()
+    finally:
+        engine.dispose()
 
 
 def current_revision(url: Optional[str] = None) -> Optional[str]:
