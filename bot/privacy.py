@@ -41,10 +41,23 @@ def mask_id_card(text: str) -> str:
     return _ID15.sub(lambda m: m.group(1) + "*" * 9 + m.group(2), text)
 
 
+# Log lines that carry JSON (Rasa's structured logs) write non-ASCII text as \uXXXX escapes: full-width
+# digits (\uff11) the patterns above would not see, and escapes ending in a digit (证 = \u8bc1) that
+# hide where a number starts. They are turned back into the characters first (surrogates left alone).
+_ESCAPED = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def _unescape(match: "re.Match") -> str:
+    code = int(match.group(1), 16)
+    return match.group(0) if 0xD800 <= code <= 0xDFFF else chr(code)
+
+
 def mask_text(text: Any) -> Any:
     """Mask every ID-card and phone number in ``text`` (non-strings are returned unchanged)."""
     if not isinstance(text, str) or not text:
         return text
+    if "\\u" in text:
+        text = _ESCAPED.sub(_unescape, text)
     return mask_phone(mask_id_card(text))
 
 

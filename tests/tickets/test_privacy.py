@@ -154,3 +154,12 @@ def test_export_masks_personal_data(svc, db, clock):
     assert row["phone"] == "138****5678"
     assert "13812345678" not in out.getvalue() and "110105199001011234" not in out.getvalue()
     assert row["resident"].startswith("anon:") and "alice" not in out.getvalue()
+
+
+def test_full_width_digits_escaped_in_json_logs_are_masked_too():
+    import json
+
+    line = json.dumps({"text": "我的电话１３８１２３４５６７８ 身份证１１０１０５１９９００１０１１２３４"})
+    masked = mask_text(line)
+    assert "５６７８" in masked and "１２３４５６７８" not in masked and "\\uff11\\uff13\\uff18\\uff11" not in masked
+    assert "１９９００１０１" not in masked
