@@ -24,6 +24,9 @@ def main() -> None:
     if len(token) < 16:
         sys.exit("error: RASA_TOKEN must be set (at least 16 characters); `make run` generates one into .env")
 
+    # Rasa's default listen backlog (100) resets connections beyond it when a storm brings more
+    # residents at once than that; they should wait in the queue instead (bench/results/load.md).
+    os.environ.setdefault("SANIC_BACKLOG", "2048")
     import rasa.core.run
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.common import configure_logging_and_warnings
