@@ -485,7 +485,8 @@ class TelegramInput(InputChannel):
         try:
             data = json.loads(request.body or b"")
             update_id = int(data["update_id"])
-        except (ValueError, TypeError, KeyError):
+        # (OverflowError: an update_id of Infinity or 1e400; RecursionError: JSON nested too deeply)
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError):
             return response.json({"ok": False, "description": "not a Telegram update"}, status=400)
         try:
             first = await asyncio.get_running_loop().run_in_executor(None, first_delivery, CHANNEL, str(update_id))
