@@ -1,4 +1,5 @@
-"""What a message is about: the taxonomy category, learned from the training examples.
+"""What a message is about (the taxonomy category) and what the resident wants (the intent), learned
+from the training examples.
 
 A linear model over TF-IDF of jieba words (1–2 grams) and character n-grams (1–3) of the
 normalised text. It is trained by the Rasa component `bot.nlu.components.CategoryClassifier`
@@ -6,6 +7,7 @@ and usable without Rasa (tests, benchmarks).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Sequence, Tuple
@@ -22,8 +24,14 @@ OTHER = "other"
 MAX_CHARS = 600  # long messages state their subject early; bounds cost on 20,000-character input
 
 
+# Phone numbers, ID numbers, dates and ticket numbers say nothing about what a message is about or
+# what the resident wants, but their many character n-grams did (a complaint ending in a phone number
+# read as a bare answer). Runs of four or more digits all look alike to the models; 110/119/120 stay.
+_LONG_NUMBER = re.compile(r"\d{4,}")
+
+
 def _prepare(text: str) -> str:
-    return normalise_for_nlu(text)[:MAX_CHARS]
+    return _LONG_NUMBER.sub("0000", normalise_for_nlu(text)[:MAX_CHARS])
 
 
 def _words(text: str) -> List[str]:
@@ -62,6 +70,14 @@ class CategoryModel:
         labels = self.classifier.classes_
         best = probabilities.argmax(axis=1)
         return [(str(labels[i]), float(p[i])) for i, p in zip(best, probabilities)]
+
+    def rank_many(self, texts: Sequence[str], top: int = 10) -> List[List[Tuple[str, float]]]:
+        """Every label with its probability, best first (at most ``top``), for each text."""
+        if not texts:
+            return []
+        probabilities = self.classifier.predict_proba(self._features(texts))
+        labels = self.classifier.classes_
+        return [[(str(labels[i]), float(p[i])) for i in p.argsort()[::-1][:top]] for p in probabilities]
 
     def save(self, path: Path) -> None:
         joblib.dump(self, path)

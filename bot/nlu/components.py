@@ -1,6 +1,6 @@
 """Custom Rasa NLU components. Thin: the logic lives in plain modules of `bot/`.
 
-Pipeline order (config.yml): ScriptNormalizer → ChineseTokenizer → featurizers → DIET →
+Pipeline order (config.yml): ScriptNormalizer → ChineseTokenizer → IntentClassifier →
 CategoryClassifier → UrgencyDetector → FallbackClassifier.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.shared.nlu.constants import ENTITIES, METADATA, TEXT
+from rasa.shared.nlu.constants import (ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, METADATA,
+                                      PREDICTED_CONFIDENCE_KEY, TEXT)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -145,6 +146,35 @@ class _LinearLabeller(GraphComponent):
         except ValueError:
             logger.warning("%s has no trained model", cls.__name__)
             return cls(config, model_storage, resource)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class IntentClassifier(_LinearLabeller):
+    """The intent, with a ranking for the FallbackClassifier: the same kind of linear model as the
+    category (TF-IDF of jieba words and character 1–3-grams, logistic regression).
+
+    Chosen over DIET (no transformer layers, 60 epochs, on the same tokens and n-grams) by
+    measurement, bench/results/nlu.md: held-out intents 0.959 against 0.935, and 96% against 84% of
+    419 residents' policy questions recognised as consultations; it also trains in a fraction of the
+    time and parses faster. Rasa's default pipeline (with DIET) is measured beside it by `make bench`.
+    """
+
+    FILE = "intent_model.joblib"
+
+    @staticmethod
+    def label_of(message: Message) -> str:
+        return message.get(INTENT)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        texts = [m.get(TEXT) if isinstance(m.get(TEXT), str) else "" for m in messages]
+        if self._model is None:
+            return messages
+        for message, ranking in zip(messages, self._model.rank_many(texts)):
+            name, confidence = ranking[0]
+            message.set(INTENT, {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: confidence}, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [{INTENT_NAME_KEY: n, PREDICTED_CONFIDENCE_KEY: c} for n, c in ranking],
+                        add_to_output=True)
+        return messages
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
