@@ -27,11 +27,15 @@ MAX_CHARS = 600  # long messages state their subject early; bounds cost on 20,00
 # Phone numbers, ID numbers, dates and ticket numbers say nothing about what a message is about or
 # what the resident wants, but their many character n-grams did (a complaint ending in a phone number
 # read as a bare answer). Runs of four or more digits all look alike to the models; 110/119/120 stay.
+# A ticket number (GD20261124-0007; bot/tickets/numbering.py parses it) is a word of its own: once
+# its digits are collapsed it would look like a phone number or an address.
 _LONG_NUMBER = re.compile(r"\d{4,}")
+_TICKET_NUMBER = re.compile(r"gd ?[-#:]? ?\d{4}[\d\-/. ]*\d")
 
 
 def _prepare(text: str) -> str:
-    return _LONG_NUMBER.sub("0000", normalise_for_nlu(text)[:MAX_CHARS])
+    text = _TICKET_NUMBER.sub(" 工单号 ", normalise_for_nlu(text)[:MAX_CHARS])
+    return _LONG_NUMBER.sub("0000", text)
 
 
 def _words(text: str) -> List[str]:
