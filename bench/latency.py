@@ -1,112 +1,168 @@
-"""Speed of the running stack: end-to-end latency of a message through the REST channel (NLU,
-policies and the action server) and of plain /model/parse, at 1 and 10 concurrent conversations.
+"""Speed of the running stack, ours against Rasa's default pipeline: end-to-end latency of a message
+through the REST channel (NLU, policies and the action server) and of plain /model/parse, at 1, 10
+and 50 concurrent conversations; start-up time to the first answer; peak memory of every process.
 
-    .venv/bin/python -m bench.latency [--messages 200]
+    .venv/bin/python -m bench.latency [--stacks ours,default] [--scale 1.0]
 
-Starts `python -m bot.cli run` on free ports of 127.0.0.1 with throw-away databases, like the e2e
-tests, and stops it afterwards. Results: bench/results/latency.md. (Issue 7 asks for more: the same
-figures for Rasa's default pipeline side by side, 50 conversations, memory; not measured yet.)
+Both stacks are `python -m bot.cli run` (bench/stack.py) with the same domain, actions and action
+server; the default one runs the model of bench/training.py (RASA_MODEL). They run one after the
+other, each with its own throw-away databases. Results: bench/results/latency.md and latency.png.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import secrets
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
+
+from bench import conversations, plots
+from bench.stack import Reply, Stack
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "latency.md"
-MESSAGES = ["你好", "楼上天天半夜装修吵得睡不着", "阳光花园3栋2单元502", "不留", "取消",
-            "申请低保要什么条件", "the stairwell light in block 3 is broken", "谢谢", "我的工单怎么样了"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def post(url: str, payload: Dict) -> float:
-    started = time.perf_counter()
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        response.read()
-    return (time.perf_counter() - started) * 1000
+RESULTS = ROOT / "bench" / "results"
+LEVELS = (1, 10, 50)
+# Messages per level: enough for a p99 at 50 conversations (3 each), small enough for < 2 min a stack.
+REST_MESSAGES = {1: 40, 10: 80, 50: 150}
+PARSE_MESSAGES = {1: 100, 10: 200, 50: 250}
+PATHS = ("REST channel + actions", "/model/parse")
 
 
 def percentile(values: List[float], p: float) -> float:
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run_load(send: Callable[[int], float], total: int, concurrency: int) -> Dict[str, float]:
+def summarise(replies: List[Reply], wall: float, answer_expected: bool) -> Dict[str, float]:
+    good = [r for r in replies if r.ok]
+    times = [r.ms for r in good]
+    empty = sum(1 for r in good if answer_expected and not r.body)
+    return {"n": len(replies), "errors": len(replies) - len(good) + empty, "p50": percentile(times, 50),
+            "p95": percentile(times, 95), "p99": percentile(times, 99),
+            "mean": statistics.mean(times) if times else float("nan"), "throughput": len(good) / wall}
+
+
+def concurrently(concurrency: int, worker: Callable[[int], List[Reply]]) -> tuple:
+    """Run `worker(i)` for i < concurrency in as many threads; all replies and the wall time."""
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        times = list(pool.map(send, range(total)))
-    wall = time.perf_counter() - started
-    return {"n": total, "p50": percentile(times, 50), "p95": percentile(times, 95), "p99": percentile(times, 99),
-            "mean": statistics.mean(times), "throughput": total / wall}
+        replies = [r for batch in pool.map(worker, range(concurrency)) for r in batch]
+    return replies, time.perf_counter() - started
+
+
+def measure(stack: Stack, scale: float) -> List[Dict]:
+    rows = []
+    texts = conversations.all_texts()
+    for c in LEVELS:
+        per_conversation = max(1, round(REST_MESSAGES[c] * scale / c))
+
+        def converse(i: int, c=c, k=per_conversation) -> List[Reply]:
+            # each thread is one resident: the next message when the previous one is answered
+            return [stack.say(f"latency-{c}-{i}", text) for text in conversations.first(i, k)]
+
+        replies, wall = concurrently(c, converse)
+        rows.append({"path": PATHS[0], "concurrency": c, **summarise(replies, wall, True)})
+        per_thread = max(1, round(PARSE_MESSAGES[c] * scale / c))
+
+        def parse(i: int, k=per_thread) -> List[Reply]:
+            return [stack.parse(texts[(i * k + j) % len(texts)]) for j in range(k)]
+
+        replies, wall = concurrently(c, parse)
+        rows.append({"path": PATHS[1], "concurrency": c, **summarise(replies, wall, False)})
+        print(f"   {stack.label}: {c:>2} concurrent done", flush=True)
+    return rows
+
+
+def run_stack(label: str, model: Optional[Path], scale: float, note: str = "") -> Dict:
+    started = time.perf_counter()
+    with Stack(model=model, label=label) as stack:
+        print(f"   {label}: first answer {stack.first_answer_s:.1f} s after launch, "
+              f"all services up at {stack.ready_s:.1f} s", flush=True)
+        rows = measure(stack, scale)
+        memory = stack.memory()
+    return {"label": label, "rows": rows, "memory": memory, "first_answer_s": stack.first_answer_s,
+            "ready_s": stack.ready_s, "seconds": time.perf_counter() - started, "note": note}
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b and a == a and b == b else "n/a"
+
+
+def report(results: Dict[str, Dict], scale: float) -> str:
+    ours, default = results.get("ours"), results.get("default")
+    lines = ["# Latency: our stack against Rasa's default pipeline", "",
+             f"Both stacks are `python -m bot.cli run` on 127.0.0.1 (SQLite, {os.cpu_count()} cores, machine shared "
+             "with other work, so figures are noisy): same domain, rules, actions and action server; only the model "
+             "differs (ours: `models/current.tar.gz`; default: Rasa's default config, bench/training.py). Each "
+             "concurrent conversation sends its next message when the previous one is answered; the conversations "
+             "are bench/conversations.py (Chinese and English, reports through the whole form). Errors: HTTP errors, "
+             "timeouts (60 s) and empty answers. The default model predicts none of our entities (language, "
+             "category, urgency), so with the same actions it answers in the default language and files reports "
+             "without a category: same work per message, not the same behaviour.", ""]
+    lines += [f"Default model{s['note']}." for s in results.values() if s.get("note")]
+    lines += ["", "![latency percentiles](latency.png)", "",
+              "| path | concurrent | stack | messages | errors | p50 ms | p95 ms | p99 ms | mean ms | msg/s |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for label in ("ours", "default"):
+        for r in (results[label]["rows"] if label in results else []):
+            lines.append(f"| {r['path']} | {r['concurrency']} | {label} | {r['n']} | {r['errors']} | {r['p50']:.0f} "
+                         f"| {r['p95']:.0f} | {r['p99']:.0f} | {r['mean']:.0f} | {r['throughput']:.1f} |")
+    if ours and default:
+        lines += ["", "## Ratios ours / default (latency: below 1 = ours is faster; msg/s: above 1 = ours handles more)", "",
+                  "| path | concurrent | p50 | p95 | p99 | msg/s |", "|---|---|---|---|---|---|"]
+        for o, d in zip(ours["rows"], default["rows"]):
+            lines.append(f"| {o['path']} | {o['concurrency']} | {ratio(o['p50'], d['p50'])} | {ratio(o['p95'], d['p95'])} "
+                         f"| {ratio(o['p99'], d['p99'])} | {ratio(o['throughput'], d['throughput'])} |")
+    lines += ["", "## Start-up and memory", "",
+              "Start-up: from launching `bot.cli run` to the first answer through the REST channel, and to the "
+              "supervisor's \"all services up\" (web app and background jobs too). Memory: peak resident set "
+              "(VmHWM from /proc/<pid>/status) of each process at the end of the run, i.e. after the 50-conversation "
+              "level; the total adds peaks that need not have coincided.", "",
+              "| measure | " + " | ".join(results) + (" | ours / default |" if ours and default else " |"),
+              "|---" * (len(results) + 1 + (1 if ours and default else 0)) + "|"]
+
+    def row(name: str, values: List[float], fmt: str) -> str:
+        cells = [format(v, fmt) if v == v else "n/a" for v in values]
+        return f"| {name} | " + " | ".join(cells) + (f" | {ratio(values[0], values[1])} |" if len(values) == 2 else " |")
+
+    stacks = list(results.values())
+    lines.append(row("first answer after launch, s", [s["first_answer_s"] for s in stacks], ".1f"))
+    lines.append(row("all services up after launch, s", [s["ready_s"] for s in stacks], ".1f"))
+    roles = list(dict.fromkeys(role for s in stacks for role, _, _ in s["memory"]))
+    for role in roles:
+        peaks = [sum(peak for r, peak, _ in s["memory"] if r == role) / 1024 for s in stacks]
+        lines.append(row(f"peak memory, {role}, MB", peaks, ".0f"))
+    lines.append(row("peak memory, all processes, MB", [sum(p for _, p, _ in s["memory"]) / 1024 for s in stacks], ".0f"))
+    lines += ["", "## Time taken", ""] + [f"- {s['label']} stack: {s['seconds']:.0f} s (start, all levels, stop)"
+                                           for s in stacks]
+    if scale != 1:
+        lines.append(f"- message counts scaled by {scale}")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--stacks", default="ours,default")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the message counts")
     args = parser.parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    rasa_port = free_port()
-    token = secrets.token_urlsafe(24)
-    env = dict(os.environ, RASA_PORT=str(rasa_port), ACTION_PORT=str(free_port()), WEB_PORT=str(free_port()),
-               RASA_TOKEN=token, WEB_SECRET_KEY=secrets.token_urlsafe(48), LOG_LEVEL="WARNING",
-               TRACKER_STORE_URL=f"sqlite:///{tmp / 'tracker.db'}", DATABASE_URL=f"sqlite:///{tmp / 'community.db'}",
-               VAR_DIR=str(tmp))
-    log = open(tmp / "stack.log", "wb")
-    started = time.perf_counter()
-    stack = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=env, stdout=log,
-                             stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{rasa_port}"
-    try:
-        while "all services up" not in (tmp / "stack.log").read_text(errors="replace"):
-            if stack.poll() is not None or time.perf_counter() - started > 300:
-                raise SystemExit("the stack did not start; see " + str(tmp / "stack.log"))
-            time.sleep(0.5)
-        startup = time.perf_counter() - started
-        first = post(f"{base}/webhooks/rest/webhook", {"sender": "warm-up", "message": "你好"})
-        rows = []
-        for concurrency in (1, 10):
-            def rest(i: int, c=concurrency) -> float:
-                return post(f"{base}/webhooks/rest/webhook",
-                            {"sender": f"bench-{c}-{i % (c * 2)}", "message": MESSAGES[i % len(MESSAGES)]})
+    results = {}
+    for label in args.stacks.split(","):
+        model, note = None, ""
+        if label == "default":
+            from bench.training import default_model, stale_note
 
-            def parse(i: int) -> float:
-                return post(f"{base}/model/parse?token={token}", {"text": MESSAGES[i % len(MESSAGES)]})
-
-            rows.append(("REST channel + actions", concurrency, run_load(rest, args.messages, concurrency)))
-            rows.append(("/model/parse", concurrency, run_load(parse, args.messages, concurrency)))
-    finally:
-        stack.send_signal(signal.SIGINT)
-        stack.wait(timeout=60)
-        log.close()
-    lines = ["# Latency", "", f"`make run` stack on 127.0.0.1, SQLite; {os.cpu_count()} cores. "
-             f"Start-up to ready: {startup:.0f} s; first answer after ready: {first:.0f} ms.", "",
-             "| path | concurrent | messages | p50 ms | p95 ms | p99 ms | mean ms | msg/s |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, concurrency, r in rows:
-        lines.append(f"| {name} | {concurrency} | {r['n']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} "
-                     f"| {r['mean']:.0f} | {r['throughput']:.1f} |")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+            meta = default_model()
+            model, note = Path(meta["model"]), stale_note(meta)
+        results[label] = run_stack(label, model, args.scale, note)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    plots.latency(results, LEVELS, PATHS, RESULTS / "latency.png")
+    text = report(results, args.scale)
+    (RESULTS / "latency.md").write_text(text, encoding="utf-8")
+    print(text)
     return 0
 
 

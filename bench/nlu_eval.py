@@ -69,7 +69,12 @@ def confusion_markdown(pairs: List[Tuple[str, str]]) -> str:
 
 
 async def _parse_all(model: Path, texts: List[str]) -> List[Dict]:
+    import logging
+
     from rasa.core.agent import load_agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # not a debug line per parsed message
 
     agent = await load_agent(model_path=str(model))
     return [await agent.parse_message(t) for t in texts]
@@ -89,7 +94,7 @@ def evaluate_holdout(model: Path) -> Dict:
     parsed = parse_all(model, [r["text"] for r in rows])
     elapsed = time.monotonic() - started
     intent_pairs = [(r["intent"], p["intent"]["name"]) for r, p in zip(rows, parsed)]
-    category_pairs = [(r["category"], entity(p, "category")) for r, p in zip(rows, parsed)
+    category_pairs = [(r["category"], entity(p, "category") or "(none)") for r, p in zip(rows, parsed)
                       if r["intent"] in MEASURED]
     urgent = [(r, p) for r, p in zip(rows, parsed) if r["urgent"]]
     caught = [(r, p) for r, p in urgent if entity(p, "urgency")]
@@ -111,6 +116,7 @@ def evaluate_holdout(model: Path) -> Dict:
         "urgent_missed": [r["text"] for r, p in urgent if not entity(p, "urgency")],
         "false_alarms": false_alarms,
         "parse_ms_per_message": 1000 * elapsed / len(rows),
+        "intent_pairs": intent_pairs,
         "intent_confusion": confusion_markdown(measured_pairs),
         "category_confusion": confusion_markdown(category_pairs),
     }
@@ -133,7 +139,8 @@ def report(holdout: Dict, tipdm: Optional[Dict]) -> str:
     h = holdout
     lines = [
         "# Understanding benchmark", "",
-        f"Held-out set: {h['examples']} messages (tests/nlu_holdout, never trained on).", "",
+        f"Held-out set: {h['examples']} messages (tests/nlu_holdout, never trained on). "
+        "Side by side with Rasa's default pipeline: [nlu_compare.md](nlu_compare.md).", "",
         "| measure | value | target |", "|---|---|---|",
         f"| intent accuracy (all intents) | {h['intent_accuracy']:.3f} | ≥ 0.95 |",
         f"| intent accuracy (complaint / service_request / consultation) | {h['intent_accuracy_three']:.3f} | ≥ 0.95 |",
@@ -161,21 +168,22 @@ def report(holdout: Dict, tipdm: Optional[Dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> Dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(ROOT / "models" / "current.tar.gz"))
     parser.add_argument("--no-tipdm", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     holdout = evaluate_holdout(Path(args.model))
     tipdm = None if args.no_tipdm else evaluate_tipdm(Path(args.model))
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = report(holdout, tipdm)
     (RESULTS / "nlu.md").write_text(text, encoding="utf-8")
-    summary = {k: v for k, v in holdout.items() if not k.endswith("confusion")}
+    summary = {k: v for k, v in holdout.items() if not k.endswith(("confusion", "pairs"))}
     if tipdm:
         summary["tipdm_accuracy"] = tipdm["accuracy"]
     (RESULTS / "nlu.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     print(text.split("## Intent confusion")[0])
+    return holdout
 
 
 if __name__ == "__main__":
