@@ -9,6 +9,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,16 +26,18 @@ from bot.settings import ROOT, VAR_DIR, ensure_token, load_env
 MODEL_DIR = ROOT / "models"
 MODEL = MODEL_DIR / "current.tar.gz"
 FINGERPRINT = MODEL_DIR / "current.fingerprint"
-# Everything that changes what `rasa train` produces.
-TRAINING_INPUTS = ["config.yml", "domain.yml", "nlu_data", "bot/nlu", "bot/category_model.py",
-                   "bot/tokenize.py", "bot/language.py", "bot/data/jieba_userdict.txt", "requirements.lock"]
+# Everything that changes what `rasa train` produces: the data, and the code our components train with.
+CODE_INPUTS = ["bot/nlu", "bot/category_model.py", "bot/tokenize.py", "bot/language.py", "bot/urgency.py",
+               "bot/data/jieba_userdict.txt", "bot/data/urgency.yml", "requirements.lock"]
+TRAINING_INPUTS = ["config.yml", "domain.yml", "nlu_data"] + CODE_INPUTS
+RASA_CACHE = ROOT / "var" / "rasa-cache"
 PY = sys.executable
 BIN = Path(sys.executable).parent
 
 
-def training_fingerprint() -> str:
+def training_fingerprint(inputs: List[str] = TRAINING_INPUTS) -> str:
     digest = hashlib.sha256()
-    for name in TRAINING_INPUTS:
+    for name in inputs:
         path = ROOT / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
@@ -43,6 +46,19 @@ def training_fingerprint() -> str:
             digest.update(str(file.relative_to(ROOT)).encode())
             digest.update(file.read_bytes())
     return digest.hexdigest()
+
+
+def rasa_cache_for_code() -> Path:
+    """Rasa's training cache, one per version of our component code. Rasa keys its cache on config and
+    data only, so after a change to, say, bot/category_model.py it restored components trained by the
+    old code (a model that disagreed with the code running it). Older caches are removed."""
+    current = RASA_CACHE / training_fingerprint(CODE_INPUTS)[:16]
+    if RASA_CACHE.is_dir():
+        for old in RASA_CACHE.iterdir():
+            if old != current:
+                shutil.rmtree(old, ignore_errors=True)
+    current.mkdir(parents=True, exist_ok=True)
+    return current
 
 
 def train(force: bool = False) -> None:
@@ -56,7 +72,7 @@ def train(force: bool = False) -> None:
     subprocess.run(
         [str(BIN / "rasa"), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "nlu_data",
          "--out", str(MODEL_DIR), "--fixed-model-name", "current"],
-        cwd=ROOT, check=True,
+        cwd=ROOT, check=True, env=dict(os.environ, RASA_CACHE_DIRECTORY=str(rasa_cache_for_code())),
     )
     FINGERPRINT.write_text(fingerprint)
     print(f"==> trained in {time.monotonic() - started:.0f} s")

@@ -1,6 +1,7 @@
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,17 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
+    """Poll `condition` until it returns something truthy (returned) or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def free_port() -> int:

@@ -42,3 +42,20 @@ def test_training_fingerprint_tracks_training_inputs(tmp_path):
     before = cli.training_fingerprint()
     assert before == cli.training_fingerprint()
     assert len(before) == 64
+
+
+def test_rasa_cache_follows_our_component_code(tmp_path, monkeypatch):
+    """Rasa keys its training cache on config and data only; ours adds the code the components train with."""
+    from bot import cli
+
+    (tmp_path / "bot" / "nlu").mkdir(parents=True)
+    (tmp_path / "bot" / "nlu" / "components.py").write_text("VERSION = 1\n")
+    monkeypatch.setattr(cli, "ROOT", tmp_path)
+    monkeypatch.setattr(cli, "CODE_INPUTS", ["bot/nlu"])
+    monkeypatch.setattr(cli, "RASA_CACHE", tmp_path / "var" / "rasa-cache")
+    first = cli.rasa_cache_for_code()
+    (first / "restored-component").write_text("trained by version 1")
+    assert cli.rasa_cache_for_code() == first  # same code: the cache is kept
+    (tmp_path / "bot" / "nlu" / "components.py").write_text("VERSION = 2\n")
+    second = cli.rasa_cache_for_code()
+    assert second != first and not first.exists() and not any(second.iterdir())

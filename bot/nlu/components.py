@@ -131,9 +131,13 @@ class _LinearLabeller(GraphComponent):
     def label_of(message: Message) -> str:
         raise NotImplementedError
 
+    def _training_pairs(self, examples: List[Message]) -> List[tuple]:
+        return [(m.get(TEXT), self.label_of(m)) for m in examples]
+
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]
-        self._model = CategoryModel.train([m.get(TEXT) for m in examples], [self.label_of(m) for m in examples])
+        pairs = self._training_pairs(examples)
+        self._model = CategoryModel.train([text for text, _ in pairs], [label for _, label in pairs])
         with self._model_storage.write_to(self._resource) as directory:
             self._model.save(directory / self.FILE)
         return self._resource
@@ -160,10 +164,21 @@ class IntentClassifier(_LinearLabeller):
     """
 
     FILE = "intent_model.joblib"
+    # Residents often end a report with their number. A phone number alone answers the form (`inform`),
+    # so the model is also shown reports with contact details appended: they do not change the intent.
+    CONTACT_SUFFIXES = (" 电话13812345678", " 联系电话：0435-3216548", " 手机 159 0000 1111",
+                        " my number is 13900001111", " 有事打我电话18612345678")
+    REPORT_INTENTS = ("complaint", "service_request")
 
     @staticmethod
     def label_of(message: Message) -> str:
         return message.get(INTENT)
+
+    def _training_pairs(self, examples: List[Message]) -> List[tuple]:
+        pairs = super()._training_pairs(examples)
+        reports = [(text, label) for text, label in pairs if label in self.REPORT_INTENTS]
+        suffixes = self.CONTACT_SUFFIXES
+        return pairs + [(text + suffixes[i % len(suffixes)], label) for i, (text, label) in enumerate(reports[::3])]
 
     def process(self, messages: List[Message]) -> List[Message]:
         texts = [m.get(TEXT) if isinstance(m.get(TEXT), str) else "" for m in messages]

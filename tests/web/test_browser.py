@@ -16,7 +16,7 @@ import yaml
 
 from bot import handoff, staff
 from bot.db import Database, upgrade_db
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, wait_for
 
 from .conftest import ACCOUNTS, PASSWORD, open_case, settings
 from .seed import EXPECTED, seed_dashboard
@@ -170,16 +170,6 @@ def tracker(stack, who):
     status, body = stack.get(f"/conversations/{who}/tracker")
     assert status == 200, body
     return body
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # ------------------------------------------------------------------------------------- console
