@@ -2,7 +2,7 @@
 
 Parts, in order: the two models' training times (and Rasa's default model, trained once and
 reused from var/bench/), understanding (ours in detail + side by side with the default pipeline),
-policy answers, latency of both stacks, load on ours. Prints the time each part took; a part that
+policy answers, latency of both stacks, latency at a human pace, load on ours. Prints the time each part took; a part that
 fails does not stop the others, but makes the exit status 1.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import latency, load, nlu_compare, nlu_eval, policy_bench, training
+from bench import latency, load, nlu_compare, nlu_eval, paced, policy_bench, training
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -29,6 +29,7 @@ def main() -> int:
         ("understanding (held-out set, TipDM when present; vs default)", understanding),
         ("policy answers", lambda: policy_bench.main([])),
         ("latency (ours and default stacks)", lambda: latency.main([])),
+        ("latency at a human pace (ours)", lambda: paced.main([])),
         ("load (200 conversations, 60 s)", lambda: load.main([])),
     ]
     timings, failed = [], []
