@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import yaml
 
-from bot.language import ENGLISH, TRADITIONAL, to_traditional
+from bot.language import ENGLISH, TRADITIONAL, detect_language, resolve_language, to_traditional
 
 TEXTS_DIR = Path(__file__).parent / "data" / "texts"
 
@@ -29,6 +29,12 @@ def render(key: str, lang: str, **params: Any) -> str:
     base = "en" if lang == ENGLISH else "zh"
     text = str(_lookup(base, key)).format(**params)
     return to_traditional(text) if lang == TRADITIONAL else text
+
+
+def render_for_message(key: str, text: str, previous: Optional[str] = None, **params: Any) -> str:
+    """`render` in the language of the message `text` (or the conversation's `previous` language
+    when the message has none of its own): for replies sent before any action knew the language."""
+    return render(key, resolve_language(previous, detect_language(text or "").language), **params)
 
 
 def category_name(category: str, lang: str) -> str:

@@ -16,8 +16,7 @@ from rasa.core.processor import MessageProcessor
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.events import BotUttered, Event, UserUttered
 
-from bot.language import detect_language, resolve_language
-from bot.texts import render
+from bot.texts import render_for_message
 
 logger = logging.getLogger(__name__)
 APOLOGY_KEY = "system.action_unavailable"
@@ -27,8 +26,8 @@ FAULT = "fault"  # metadata key marking a reply the bot sent because something f
 def apology_for(tracker: Any) -> str:
     """The apology in the conversation's language (or the latest message's, on a first message)."""
     previous = tracker.get_slot("language") if tracker is not None else None
-    text = ((tracker.latest_message.text if tracker is not None and tracker.latest_message else None) or "")
-    return render(APOLOGY_KEY, resolve_language(previous, detect_language(text).language))
+    text = tracker.latest_message.text if tracker is not None and tracker.latest_message else None
+    return render_for_message(APOLOGY_KEY, text or "", previous)
 
 
 class _GuardedAction:

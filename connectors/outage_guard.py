@@ -20,13 +20,12 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from bot.db import is_unavailable
-from bot.language import detect_language, resolve_language
 from bot.spool import Spool, spool_directory
-from bot.texts import render
+from bot.texts import render_for_message
+from connectors.action_guard import FAULT
 
 logger = logging.getLogger(__name__)
 NOTICE_KEY = "system.store_unavailable"
-FAULT = "fault"
 REPLAY_SECONDS = float(os.environ.get("INBOUND_REPLAY_SECONDS", "10"))
 
 
@@ -43,7 +42,7 @@ def store_unavailable(error: BaseException) -> bool:
 
 
 def notice_for(text: Optional[str]) -> str:
-    return render(NOTICE_KEY, resolve_language(None, detect_language(text or "").language))
+    return render_for_message(NOTICE_KEY, text or "")
 
 
 class InboundKeeper:
