@@ -68,12 +68,7 @@ class CategoryModel:
         return self.predict_many([text])[0]
 
     def predict_many(self, texts: Sequence[str]) -> List[Tuple[str, float]]:
-        if not texts:
-            return []
-        probabilities = self.classifier.predict_proba(self._features(texts))
-        labels = self.classifier.classes_
-        best = probabilities.argmax(axis=1)
-        return [(str(labels[i]), float(p[i])) for i, p in zip(best, probabilities)]
+        return [ranking[0] for ranking in self.rank_many(texts, top=1)]
 
     def rank_many(self, texts: Sequence[str], top: int = 10) -> List[List[Tuple[str, float]]]:
         """Every label with its probability, best first (at most ``top``), for each text."""
@@ -81,7 +76,8 @@ class CategoryModel:
             return []
         probabilities = self.classifier.predict_proba(self._features(texts))
         labels = self.classifier.classes_
-        return [[(str(labels[i]), float(p[i])) for i in p.argsort()[::-1][:top]] for p in probabilities]
+        # Stable sort on the negated probabilities: among equals the first label wins, as argmax would.
+        return [[(str(labels[i]), float(p[i])) for i in (-p).argsort(kind="stable")[:top]] for p in probabilities]
 
     def save(self, path: Path) -> None:
         joblib.dump(self, path)
