@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import joblib
+import numpy as np
 from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -42,11 +43,29 @@ def _words(text: str) -> List[str]:
     return tokens(text)
 
 
+def _weights_for_sparse_products(classifier: LogisticRegression) -> None:
+    """Store the weights column-major (same values). sklearn scores with `features @ coef_.T`, and
+    scipy's sparse × dense product copies a transposed C-ordered matrix on every call: the whole
+    weight matrix (tens of MB) per message, a quarter of the time a message spent in these models."""
+    if hasattr(classifier, "coef_"):
+        classifier.coef_ = np.asfortranarray(classifier.coef_)
+
+
 @dataclass
 class CategoryModel:
     words: TfidfVectorizer
     chars: TfidfVectorizer
     classifier: LogisticRegression
+
+    def __post_init__(self) -> None:
+        _weights_for_sparse_products(self.classifier)
+        for vectorizer in (self.words, self.chars):
+            # Only kept to explain feature selection: every character n-gram cut by min_df/max_features.
+            vectorizer.stop_words_ = None
+
+    def __setstate__(self, state) -> None:  # models saved before the layout above
+        self.__dict__.update(state)
+        self.__post_init__()
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str]) -> "CategoryModel":
