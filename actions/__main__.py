@@ -8,6 +8,7 @@ import os
 
 from rasa_sdk.endpoint import create_app
 
+from bot.heap import settle_after_start_up
 from bot.privacy import install_log_masking
 
 logger = logging.getLogger("actions")
@@ -73,6 +74,7 @@ def main() -> None:
     # The ticket tables are brought up to date before the first action can need them.
     schema_ready = _upgrade_schema()
     _warm_up()
+    settle_after_start_up()  # full garbage collections skip the start-up heap (bot/heap.py)
     app = create_app("actions", cors_origins=[])
     app.ctx.schema_ready = schema_ready
     app.register_listener(_replay_spooled_filings, "after_server_start")

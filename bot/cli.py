@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -15,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,23 +146,6 @@ def wait_healthy(service: Service, host: str, stop_requested, timeout: float = 3
     return False
 
 
-WARM_UP_TEXTS = ("你好", "楼上天天半夜装修 吵得睡不着 麻烦管一管", "how do I apply for the elderly allowance in our community?")
-
-
-def warm_up_rasa(host: str, port: int) -> None:
-    """A few parses before the first resident: TensorFlow builds its graphs on first use (≈0.7 s)."""
-    token = urllib.parse.quote(os.environ.get("RASA_TOKEN", ""))
-    for text in WARM_UP_TEXTS:
-        request = urllib.request.Request(f"http://{host}:{port}/model/parse?token={token}",
-                                         data=json.dumps({"text": text}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                response.read()
-        except OSError:  # only a warm-up: the first resident waits a little longer
-            return
-
-
 class Restarts:
     """A service that dies is started again (like systemd's Restart=on-failure) while the others keep
     serving: a crashed action server costs the residents one apology, not the whole bot. A service
@@ -244,8 +225,6 @@ def run() -> int:
             if not healthy:
                 print(f"error: the {service.name} did not start (see its log above)", file=sys.stderr)
                 return 1
-            if service.name == "rasa server":
-                warm_up_rasa(host, service.port)
             where = f" on http://{host}:{service.port}" if service.port else ""
             print(f"==> {service.name} ready{where} (pid {service.process.pid})")
         print(f"==> all services up. Chat page: http://{host}:{os.environ['WEB_PORT']}/  "

@@ -10,6 +10,33 @@ import os
 import sys
 from pathlib import Path
 
+logger = logging.getLogger(__name__)
+
+# Parsed once before the first resident: jieba's dictionary and the models' first calls load lazily.
+WARM_UP_TEXTS = ("你好", "楼上天天半夜装修 吵得睡不着 麻烦管一管", "how do I apply for the elderly allowance in our community?")
+
+
+def _warm_up_when_loaded() -> None:
+    """After Rasa loads the model (before the server accepts requests): warm it up, then take the
+    start-up heap out of the garbage collector's full collections (bot/heap.py)."""
+    import rasa.core.run
+
+    from bot.heap import settle_after_start_up
+
+    load = rasa.core.run.load_agent_on_start
+
+    async def load_and_warm_up(*args, **kwargs):
+        agent = await load(*args, **kwargs)
+        try:
+            for text in WARM_UP_TEXTS:
+                await agent.parse_message(text)
+        except Exception as exc:  # no model loaded: Rasa reports that itself
+            logger.warning("warm-up skipped: %s", exc)
+        settle_after_start_up()
+        return agent
+
+    rasa.core.run.load_agent_on_start = load_and_warm_up
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the Rasa server.")
@@ -46,6 +73,7 @@ def main() -> None:
 
     action_guard.install()  # a failed custom action answers with an apology, not silence
     outage_guard.install()  # conversation store down: "temporarily unavailable", message kept
+    _warm_up_when_loaded()
     from connectors.channels import write_runtime_credentials
 
     runtime = write_runtime_credentials(
