@@ -1,6 +1,7 @@
 """connectors/speedups.py must validate action server responses exactly as Rasa does, only faster."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -82,3 +83,28 @@ def test_typical_responses():
     for bad in ({"events": [{"event": "slot", "name": 3}]}, {"events": [{"event": "nonsense"}]},
                 {"events": [{"name": "x"}]}, {"events": "slot"}, {"events": [{"event": ["slot"]}]}, []):
         assert not VALIDATOR.is_valid(bad) and not VALIDATOR.full.is_valid(bad)
+
+
+def test_event_classes_are_found_as_rasa_finds_them():
+    from rasa.shared.core.events import Event
+    from rasa.shared.utils.common import all_subclasses
+
+    from connectors import speedups
+
+    rasas = {cls.type_name: cls for cls in reversed(all_subclasses(Event))}  # the first match wins
+    speedups._remembering_event_types()
+    for _ in range(2):  # found, then remembered
+        for name, cls in rasas.items():
+            assert Event.resolve_by_type(name) is cls
+    with pytest.raises(ValueError):
+        Event.resolve_by_type("no_such_event")
+
+
+def test_trackers_go_out_as_the_same_json():
+    import json
+
+    from connectors.speedups import _json_dumps
+
+    tracker = {"sender_id": "微信/openid", "slots": {"phone": None, "n": 0.1 + 0.2, "ok": True},
+               "events": [{"event": "user", "text": "楼道灯坏了 \"急\" \\ 😀", "timestamp": 1764000000.123456}]}
+    assert json.loads(_json_dumps(tracker)) == tracker
