@@ -24,8 +24,9 @@ from bench.stack import Reply, Stack
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 LEVELS = (1, 10, 50)
-# Messages per level: enough for a p99 at 50 conversations (3 each), small enough for < 2 min a stack.
-REST_MESSAGES = {1: 40, 10: 80, 50: 150}
+# Messages per level: a p99 from at least 100 messages (400 at 10 conversations, where the target is),
+# few enough for about a minute with the default stack.
+REST_MESSAGES = {1: 100, 10: 400, 50: 500}
 PARSE_MESSAGES = {1: 100, 10: 200, 50: 250}
 PATHS = ("REST channel + actions", "/model/parse")
 
