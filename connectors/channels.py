@@ -19,9 +19,16 @@ CHANNELS: Dict[str, str] = {
 }
 
 
+# Several Rasa processes: the web chat's sockets share a message queue (connectors/socketio.py).
+SHARED_SOCKETIO = ("SOCKETIO_MESSAGE_QUEUE", "connectors.socketio.SocketIOInput")
+
+
 def credentials(base_file: Path, env: Mapping[str, str]) -> Dict:
     data = yaml.safe_load(base_file.read_text(encoding="utf-8")) if base_file.exists() else {}
     data = data or {}
+    variable, shared = SHARED_SOCKETIO
+    if env.get(variable, "").strip() and "socketio" in data:
+        data[shared] = data.pop("socketio")
     for variable, channel in CHANNELS.items():
         if env.get(variable):
             data.setdefault(channel, {})

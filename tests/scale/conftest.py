@@ -188,6 +188,9 @@ def scale_stack(model_path, scale_databases, scale_redis, tmp_path_factory):
         "REDIS_DB": str(scale_redis["db"]), "REDIS_PASSWORD": str(scale_redis["password"]),
         "REDIS_KEY_PREFIX": str(scale_redis["prefix"]),
         "SQL_POOL_SIZE": "5", "SQL_MAX_OVERFLOW": "10",
+        # the web chat's sockets shared between the processes (connectors/socketio.py)
+        "SOCKETIO_MESSAGE_QUEUE": f"redis://{scale_redis['host']}:{scale_redis['port']}/{scale_redis['db']}",
+        "SOCKETIO_CHANNEL": f"{scale_redis['prefix']}socketio",
     })
     # No channel secrets from the developer's environment: only the REST channel is on.
     for name in [k for k in rasa_env if k.startswith(("WECHAT_", "TELEGRAM_"))]:
