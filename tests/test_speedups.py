@@ -108,3 +108,23 @@ def test_trackers_go_out_as_the_same_json():
     tracker = {"sender_id": "微信/openid", "slots": {"phone": None, "n": 0.1 + 0.2, "ok": True},
                "events": [{"event": "user", "text": "楼道灯坏了 \"急\" \\ 😀", "timestamp": 1764000000.123456}]}
     assert json.loads(_json_dumps(tracker)) == tracker
+
+
+def test_graph_parts_are_the_same_when_remembered():
+    from rasa.engine.graph import GraphComponent, GraphSchema, SchemaNode
+
+    from connectors import speedups
+
+    def node(*needs, target=False):
+        return SchemaNode(needs={f"i{n}": name for n, name in enumerate(needs)}, uses=GraphComponent,
+                          constructor_name="load", fn="run", config={}, is_target=target)
+
+    nodes = {"a": node(), "b": node("a"), "c": node("a", "b"), "d": node("c", target=True), "e": node("b", target=True)}
+    expected = {key: GraphSchema(dict(nodes)).minimal_graph_schema(list(key) if key else None)
+                for key in (None, ("d",), ("e",))}
+    speedups._remembering_graph_schemas()
+    schema = GraphSchema(dict(nodes))
+    for _ in range(2):
+        for key, minimal in expected.items():
+            assert schema.minimal_graph_schema(list(key) if key else None) == minimal
+    assert set(schema.minimal_graph_schema(["e"]).nodes) == {"a", "b", "e"}
