@@ -19,16 +19,17 @@ CHANNELS: Dict[str, str] = {
 }
 
 
-# Several Rasa processes: the web chat's sockets share a message queue (connectors/socketio.py).
-SHARED_SOCKETIO = ("SOCKETIO_MESSAGE_QUEUE", "connectors.socketio.SocketIOInput")
+# Several Rasa processes: with this variable set, the web chat's sockets share a message queue
+# (connectors/socketio.py reads it).
+SOCKETIO_QUEUE_VARIABLE = "SOCKETIO_MESSAGE_QUEUE"
+SHARED_SOCKETIO_CHANNEL = "connectors.socketio.SocketIOInput"
 
 
 def credentials(base_file: Path, env: Mapping[str, str]) -> Dict:
     data = yaml.safe_load(base_file.read_text(encoding="utf-8")) if base_file.exists() else {}
     data = data or {}
-    variable, shared = SHARED_SOCKETIO
-    if env.get(variable, "").strip() and "socketio" in data:
-        data[shared] = data.pop("socketio")
+    if env.get(SOCKETIO_QUEUE_VARIABLE, "").strip() and "socketio" in data:
+        data[SHARED_SOCKETIO_CHANNEL] = data.pop("socketio")
     for variable, channel in CHANNELS.items():
         if env.get(variable):
             data.setdefault(channel, {})

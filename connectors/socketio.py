@@ -29,9 +29,10 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 from socketio import AsyncRedisManager
 
+from connectors.channels import SOCKETIO_QUEUE_VARIABLE
+
 logger = logging.getLogger(__name__)
 
-QUEUE_VARIABLE = "SOCKETIO_MESSAGE_QUEUE"
 DEFAULT_CHANNEL = "community-bot-socketio"
 
 
@@ -60,7 +61,7 @@ class SocketIOInput(rasa_socketio.SocketIOInput):
     """Rasa's socket.io channel with its server on the shared message queue."""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        url = os.environ.get(QUEUE_VARIABLE, "").strip()
+        url = os.environ.get(SOCKETIO_QUEUE_VARIABLE, "").strip()
         if not url:
             return super().blueprint(on_new_message)
         manager = JsonRedisManager(url, channel=os.environ.get("SOCKETIO_CHANNEL", DEFAULT_CHANNEL))

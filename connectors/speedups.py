@@ -27,6 +27,8 @@ import asyncio
 from functools import lru_cache
 from typing import Any, Dict
 
+import ujson  # Sanic's JSON library
+
 
 class ResponseValidator:
     """`is_valid(result)` as `full.is_valid(result)` for Rasa's action response schema, with each event
@@ -106,6 +108,7 @@ class _KeptSession:
 
     async def __aenter__(self):
         import aiohttp
+        from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
 
         loop = asyncio.get_running_loop()
         kept = self.endpoint.__dict__.get("_kept_session")
@@ -114,7 +117,7 @@ class _KeptSession:
             session = aiohttp.ClientSession(
                 headers=self.endpoint.headers,
                 auth=aiohttp.BasicAuth(auth["username"], auth["password"]) if auth else None,
-                timeout=aiohttp.ClientTimeout(total=_default_timeout()),
+                timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
                 json_serialize=_json_dumps,  # the whole tracker goes out with every call
                 connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_CONNECTION_SECONDS))
             self.endpoint.__dict__["_kept_session"] = kept = (loop, session)
@@ -125,8 +128,7 @@ class _KeptSession:
 
 
 def _json_dumps(value: Any) -> str:
-    import ujson  # Sanic's JSON library; 3× json.dumps on a tracker, same JSON (ASCII-escaped)
-
+    """3× json.dumps on a tracker, the same JSON (ASCII-escaped)."""
     return ujson.dumps(value, ensure_ascii=True, escape_forward_slashes=False)
 
 
@@ -174,12 +176,6 @@ def _remembering_graph_schemas() -> None:
     GraphSchema.minimal_graph_schema = minimal_graph_schema
 
 
-def _default_timeout() -> float:
-    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
-
-    return DEFAULT_REQUEST_TIMEOUT
-
-
 def _sqlite_tracker_pragmas(dbapi_connection, _record) -> None:
     import sqlite3
 
@@ -192,10 +188,9 @@ def _sqlite_tracker_pragmas(dbapi_connection, _record) -> None:
 
 def install() -> None:
     from rasa.core.actions.action import RemoteAction
+    from rasa.utils.endpoints import EndpointConfig
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
-
-    from rasa.utils.endpoints import EndpointConfig
 
     RemoteAction._validate_action_result = _validate_action_result
     EndpointConfig.session = lambda self: _KeptSession(self)
