@@ -18,8 +18,9 @@ disk. It now uses write-ahead logging with synchronous=NORMAL, like our ticket d
 the process loses nothing; a power cut may lose the last commits (production uses PostgreSQL).
 
 Later profiles (each explained where it is done): one kept HTTP session to the action server instead
-of a new one per call, trackers sent with ujson, and Event classes and the parts of the model graph
-that a run needs remembered instead of searched for on every message.
+of a new one per call, trackers sent with ujson, Event classes and the parts of the model graph that
+a run needs remembered instead of searched for on every message, and a tracker's applied events
+carried on from the last result (connectors/tracker_history.py).
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from functools import lru_cache
 from typing import Any, Dict
 
 import ujson  # Sanic's JSON library
+
+from connectors import tracker_history
 
 
 class ResponseValidator:
@@ -196,6 +199,7 @@ def install() -> None:
     EndpointConfig.session = lambda self: _KeptSession(self)
     _remembering_event_types()
     _remembering_graph_schemas()
+    tracker_history.install()
     # Every engine of this process: in the Rasa server that is the tracker store's.
     if not event.contains(Engine, "connect", _sqlite_tracker_pragmas):
         event.listen(Engine, "connect", _sqlite_tracker_pragmas)
