@@ -1,9 +1,10 @@
 """`make bench`: every benchmark in one run; results as Markdown and PNG under bench/results/.
 
 Parts, in order: the two models' training times (and Rasa's default model, trained once and
-reused from var/bench/), understanding (ours in detail + side by side with the default pipeline),
-policy answers, latency of both stacks, latency at a human pace, load on ours. Prints the time each part took; a part that
-fails does not stop the others, but makes the exit status 1.
+reused from the bench cache, bench/training.py), understanding (ours in detail + side by side with
+the default pipeline), policy answers, latency of both stacks, latency at a human pace, load on
+ours. Prints the time each part took; a part that fails does not stop the others, but makes the
+exit status 1.
 """
 from __future__ import annotations
 
