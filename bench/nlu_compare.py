@@ -23,7 +23,8 @@ def _fmt(value: Optional[float]) -> str:
 def report(ours: Dict, default: Dict, ours_train: Dict, default_train: Dict) -> str:
     def trained(meta: Dict) -> str:
         when = meta["trained_at"].replace("T", " ").split("+")[0]
-        return f"{meta['train_seconds']:.0f} s (trained {when} UTC)"
+        cpu = f", {meta['cpu_seconds']:.0f} s of CPU" if meta.get("cpu_seconds") is not None else ""
+        return f"{meta['train_seconds']:.0f} s{cpu} (trained {when} UTC)"
 
     rows = [
         ("intent accuracy (all intents)", ours["intent_accuracy"], default["intent_accuracy"]),
