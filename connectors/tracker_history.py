@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections import deque
-from typing import Any, FrozenSet, Iterable, List
+from typing import Any, FrozenSet, Iterable, List, Tuple
 
 _KEPT = "_applied_events_kept"
 
@@ -98,8 +98,9 @@ def applied_events(self) -> List[Any]:
 # its end. The next run starts from the last checkpoint inside the part of the applied events that
 # has not changed (new events are appended; a revert or a form's next execution rewrites the end).
 
-CHECKPOINTS = 8
+CHECKPOINTS = 4  # a revert or a form's next execution rewrites the last turn or two
 _STATES = "_past_states_kept"
+_PLACEHOLDER = "_empty_latest_message"
 
 
 class _Checkpoint:
@@ -113,24 +114,46 @@ class _Checkpoint:
 class _Run:
     """The variables of Rasa's loop in `Domain.states_for_tracker_history`."""
 
-    __slots__ = ("domain", "applied", "states", "last_ml_action", "turn_was_hidden", "checkpoints")
+    __slots__ = ("domain", "applied", "states", "last_ml_action", "turn_was_hidden", "checkpoints", "messages")
 
     def __init__(self, domain, applied: List[Any]) -> None:
         self.domain, self.applied, self.states = domain, applied, []
         self.last_ml_action, self.turn_was_hidden = None, False
         self.checkpoints: List[_Checkpoint] = []
+        # (position, user message, _as_read(message)) for the user messages among the applied events
+        self.messages: List[Tuple[int, Any, Tuple]] = []
+
+
+def _as_read(message) -> Tuple:
+    """What of a user message can change after it was logged, and changes its state: later events
+    change the latest message in place (DefinePrevUserUtteredFeaturization its featurization,
+    EntitiesAdded its entities). A state made from it before such a change is made again."""
+    return message.use_text_for_featurization, id(message.entities), len(message.entities)
 
 
 def _snapshot(tracker):
     """A copy of a replay tracker that later updates of `tracker` leave as it is. Replay trackers hold no
     events (see _replay_tracker); what applying the applied events changes in place are the slots and the
     active loop. Everything else is replaced, not changed, by Rasa's tracker methods."""
-    copied = copy.copy(tracker)
+    copied = _shallow(tracker)
     copied.slots = copy.copy(tracker.slots)  # keeps the mapping's type (AnySlotDict)
     for name, slot in tracker.slots.items():
-        copied.slots[name] = copy.copy(slot)
+        copied.slots[name] = _shallow(slot)
     if tracker.active_loop is not None:
-        copied.active_loop = copy.copy(tracker.active_loop)
+        copied.active_loop = _shallow(tracker.active_loop)
+    if tracker.latest_message is tracker.__dict__.get(_PLACEHOLDER):
+        # the replay's own empty "latest message", which EntitiesAdded and DefinePrevUserUtteredFeaturization
+        # change in place like a real one (real ones are the conversation's events, shared as in Rasa)
+        message = _shallow(tracker.latest_message)
+        message.entities = list(message.entities)
+        copied.latest_message = copied.__dict__[_PLACEHOLDER] = message
+    return copied
+
+
+def _shallow(thing):
+    """copy.copy for plain objects (trackers, slots, active loops), without copy's generic protocol."""
+    copied = object.__new__(type(thing))
+    copied.__dict__.update(thing.__dict__)
     return copied
 
 
@@ -140,6 +163,7 @@ def _replay_tracker(tracker):
     checkpoint as long as the conversation."""
     replay = tracker.init_copy()
     replay.events = deque(maxlen=0)
+    replay.__dict__[_PLACEHOLDER] = replay.latest_message
     return replay
 
 
@@ -178,24 +202,26 @@ def _common_prefix(kept: List[Any], applied: List[Any]) -> int:
 def _copy_states(states: List[Any]) -> List[Any]:
     """New state dicts with new sub-state dicts, shared where Rasa's are shared (a rule turn takes the
     previous state's user sub-state): callers change states in place (the featurizer deletes the text
-    or the intent of the last user sub-state)."""
+    or the intent of user sub-states)."""
     copies: dict = {}
-
-    def sub(value):
-        if not isinstance(value, dict):
-            return value
-        found = copies.get(id(value))
-        if found is None:
-            found = copies[id(value)] = dict(value)
-        return found
-
-    return [{kind: sub(part) for kind, part in state.items()} for state in states]
+    result = []
+    for state in states:
+        new = {}
+        for kind, part in state.items():
+            if type(part) is dict:
+                copied = copies.get(id(part))
+                if copied is None:
+                    copied = copies[id(part)] = part.copy()
+                part = copied
+            new[kind] = part
+        result.append(new)
+    return result
 
 
 def past_states(self, domain, omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
                 rule_only_data=None) -> List[Any]:
     """Same states as Rasa's `DialogueStateTracker.past_states` (new dicts at every call)."""
-    from rasa.shared.core.events import ActionExecuted
+    from rasa.shared.core.events import ActionExecuted, UserUttered
 
     applied = self.applied_events()
     key = (id(domain), omit_unset_slots, ignore_rule_only_turns, repr(rule_only_data))
@@ -205,6 +231,8 @@ def past_states(self, domain, omit_unset_slots: bool = False, ignore_rule_only_t
     start, replay = 0, None
     if kept is not None and kept.domain is domain:
         unchanged = _common_prefix(kept.applied, applied)
+        changed = [position for position, message, read in kept.messages if _as_read(message) != read]
+        unchanged = min([unchanged] + changed)
         usable = [c for c in kept.checkpoints if c.position <= unchanged]
         if usable:
             checkpoint = usable[-1]
@@ -212,6 +240,7 @@ def past_states(self, domain, omit_unset_slots: bool = False, ignore_rule_only_t
             run.states = kept.states[:checkpoint.state_count]
             run.last_ml_action, run.turn_was_hidden = checkpoint.last_ml_action, checkpoint.turn_was_hidden
             run.checkpoints = [c for c in kept.checkpoints if c.position <= start]
+            run.messages = [m for m in kept.messages if m[0] < start]
     if replay is None:
         replay = _replay_tracker(self)
     for position in range(start, len(applied)):
@@ -221,12 +250,16 @@ def past_states(self, domain, omit_unset_slots: bool = False, ignore_rule_only_t
                 run.checkpoints.append(_Checkpoint(position, replay, len(run.states), run.last_ml_action,
                                                    run.turn_was_hidden))
             _emit(run, replay, event.hide_rule_turn, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        elif isinstance(event, UserUttered):
+            run.messages.append((position, event, ()))
         replay.update(event)
     if len(applied) > start or not run.checkpoints:
         run.checkpoints.append(_Checkpoint(len(applied), replay, len(run.states), run.last_ml_action,
                                            run.turn_was_hidden))
     del run.checkpoints[:-CHECKPOINTS - 1]
     _emit(run, replay, False, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+    # as the next replay will find them (the replay applied the in-place changes again, in order)
+    run.messages = [(position, message, _as_read(message)) for position, message, _ in run.messages]
     kept_runs[key] = run
     return _copy_states(run.states)
 
