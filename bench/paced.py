@@ -1,5 +1,6 @@
-"""Latency when residents type at a human pace: 10 (and 50) conversations open at once, each sending
-its next message a few seconds after the bot's answer, as people do. bench/latency.py measures the
+"""Latency when residents type at a human pace: 10, 50 and 200 conversations open at once, each sending
+its next message a few seconds after the bot's answer, as people do (200 open conversations offer
+about 50 messages/s: how many residents one Rasa process serves within the targets). bench/latency.py measures the
 other reading of "N concurrent conversations": each sends again the instant it is answered, which
 measures saturation (latency ≈ N / throughput) rather than what a resident waits.
 
@@ -22,7 +23,7 @@ from bench.latency import percentile
 from bench.stack import Reply, Stack
 
 RESULTS = Path(__file__).resolve().parent / "results" / "paced.md"
-LEVELS = (10, 50)
+LEVELS = (10, 50, 200)
 THINK_SECONDS = (2.0, 6.0)
 
 

@@ -16,7 +16,6 @@ with Rasa's own method on generated conversations.
 """
 from __future__ import annotations
 
-import copy
 import itertools
 from collections import deque
 from typing import Any, FrozenSet, Iterable, List, Tuple
@@ -98,7 +97,7 @@ def applied_events(self) -> List[Any]:
 # its end. The next run starts from the last checkpoint inside the part of the applied events that
 # has not changed (new events are appended; a revert or a form's next execution rewrites the end).
 
-CHECKPOINTS = 4  # a revert or a form's next execution rewrites the last turn or two
+CHECKPOINTS = 3  # a form's next execution rewinds to its previous one (two actions back), a revert one turn
 _STATES = "_past_states_kept"
 _PLACEHOLDER = "_empty_latest_message"
 
@@ -132,22 +131,37 @@ def _as_read(message) -> Tuple:
 
 
 def _snapshot(tracker):
-    """A copy of a replay tracker that later updates of `tracker` leave as it is. Replay trackers hold no
-    events (see _replay_tracker); what applying the applied events changes in place are the slots and the
-    active loop. Everything else is replaced, not changed, by Rasa's tracker methods."""
-    copied = _shallow(tracker)
-    copied.slots = copy.copy(tracker.slots)  # keeps the mapping's type (AnySlotDict)
-    for name, slot in tracker.slots.items():
-        copied.slots[name] = _shallow(slot)
-    if tracker.active_loop is not None:
-        copied.active_loop = _shallow(tracker.active_loop)
-    if tracker.latest_message is tracker.__dict__.get(_PLACEHOLDER):
+    """What `_resume` needs to go on from where the replay tracker is now, untouched by later updates.
+    Replay trackers hold no events (see _replay_tracker); applying events changes in place only the
+    slots (kept as their values: a slot's state is its `_value` and `_has_been_set`), the active loop
+    and the replay's own empty latest message (both copied). Everything else is replaced, not changed,
+    by Rasa's tracker methods, so a shallow copy keeps it."""
+    kept = _shallow(tracker)
+    kept.slots = tuple((name, slot._value, slot._has_been_set) for name, slot in tracker.slots.items())
+    _own_mutables(kept, tracker)
+    return kept
+
+
+def _resume(snapshot, tracker):
+    """A replay tracker in the state `snapshot` was taken in; `tracker` is the conversation's."""
+    replay = _shallow(snapshot)
+    replay.slots = _replay_tracker(tracker).slots  # new slot objects, then the kept values
+    for name, value, has_been_set in snapshot.slots:
+        slot = replay.slots[name]
+        slot._value, slot._has_been_set = value, has_been_set
+    _own_mutables(replay, snapshot)
+    return replay
+
+
+def _own_mutables(copied, original) -> None:
+    if original.active_loop is not None:
+        copied.active_loop = _shallow(original.active_loop)
+    if original.latest_message is original.__dict__.get(_PLACEHOLDER):
         # the replay's own empty "latest message", which EntitiesAdded and DefinePrevUserUtteredFeaturization
         # change in place like a real one (real ones are the conversation's events, shared as in Rasa)
-        message = _shallow(tracker.latest_message)
+        message = _shallow(original.latest_message)
         message.entities = list(message.entities)
         copied.latest_message = copied.__dict__[_PLACEHOLDER] = message
-    return copied
 
 
 def _shallow(thing):
@@ -236,7 +250,7 @@ def past_states(self, domain, omit_unset_slots: bool = False, ignore_rule_only_t
         usable = [c for c in kept.checkpoints if c.position <= unchanged]
         if usable:
             checkpoint = usable[-1]
-            start, replay = checkpoint.position, _snapshot(checkpoint.tracker)
+            start, replay = checkpoint.position, _resume(checkpoint.tracker, self)
             run.states = kept.states[:checkpoint.state_count]
             run.last_ml_action, run.turn_was_hidden = checkpoint.last_ml_action, checkpoint.turn_was_hidden
             run.checkpoints = [c for c in kept.checkpoints if c.position <= start]
