@@ -1,4 +1,7 @@
-"""Rasa's `DialogueStateTracker.applied_events`, carried on from its last result instead of redone.
+"""Rasa's `DialogueStateTracker.applied_events` and `past_states`, carried on from their last result
+instead of computed again from the first event of the session for every prediction. Both give what
+Rasa's own methods give (tests/test_tracker_history.py compares them on generated conversations,
+with every kind of event that rewinds, resets or changes a conversation); past states are below.
 
 The applied events are the conversation without reverted turns and without the repeated executions
 of a form. Rasa computes them from the first event at every call, several times for each message
@@ -11,8 +14,7 @@ the state of Rasa's loop after the first k events are kept on the tracker, and a
 loop over the events after k only. One thing makes the result for an early event depend on later
 ones: whether an `ActionExecuted` counts as a loop execution depends on the names of the loops that
 `ActiveLoop` events name anywhere in the conversation. The names are kept with the result, and a new
-name makes the computation start again from the first event. tests/test_tracker_history.py compares
-with Rasa's own method on generated conversations.
+name makes the computation start again from the first event.
 """
 from __future__ import annotations
 
