@@ -59,8 +59,9 @@ def report(ours: Dict, default: Dict, ours_train: Dict, default_train: Dict) -> 
         "category — the category lives in each training block's `metadata`, which only our CategoryClassifier "
         "reads; Rasa's defaults have no equivalent, so no figure is made up for it.", "",
         "Training time is a separate timed `rasa train --force` of each config into the bench cache (outside "
-        "the checkout) with an empty Rasa cache; it is measured once per training fingerprint and reused while data and config are unchanged. "
-        "The machine is shared with other work, so times are noisy.", "",
+        "the checkout) with an empty Rasa cache; it is measured once per training fingerprint and reused while "
+        "data and config are unchanged. The machine is shared with other work, so wall times are noisy; CPU "
+        "times much less.", "",
         "## Intent confusion, all intents (rows: gold; cells: counts, colour: share of the row)", "",
         "![ours](confusion_ours.png)", "", "![default](confusion_default.png)", "",
         "Three measured intents, ours:", "", ours["intent_confusion"], "",

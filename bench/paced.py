@@ -1,8 +1,9 @@
-"""Latency when residents type at a human pace: 10, 50 and 200 conversations open at once, each sending
-its next message a few seconds after the bot's answer, as people do (200 open conversations offer
-about 50 messages/s: how many residents one Rasa process serves within the targets). bench/latency.py measures the
-other reading of "N concurrent conversations": each sends again the instant it is answered, which
-measures saturation (latency ≈ N / throughput) rather than what a resident waits.
+"""Latency when residents type at a human pace: 10, 50 and 200 conversations open at once, each
+sending its next message a few seconds after the bot's answer, as people do (200 open conversations
+offer about 50 messages/s: how many residents one Rasa process serves within the targets).
+bench/latency.py measures the other reading of "N concurrent conversations": each sends again the
+instant it is answered, which measures saturation (latency ≈ N / throughput) rather than what a
+resident waits.
 
     .venv/bin/python -m bench.paced [--seconds 60]
 

@@ -19,8 +19,8 @@ the process loses nothing; a power cut may lose the last commits (production use
 
 Later profiles (each explained where it is done): one kept HTTP session to the action server instead
 of a new one per call, trackers sent with ujson, Event classes and the parts of the model graph that
-a run needs remembered instead of searched for on every message, and a tracker's applied events
-carried on from the last result (connectors/tracker_history.py).
+a run needs remembered instead of searched for on every message, and a tracker's applied events and
+policy states carried on from the last message (connectors/tracker_history.py).
 """
 from __future__ import annotations
 

@@ -89,11 +89,13 @@ actions: [action_answer, utter_greet]
 # Slots that influence the conversation (the project's own do not), a form whose flags change in place,
 # and options as RulePolicy, MemoizationPolicy and TEDPolicy ask for them.
 RULE_ONLY = {"slots": ["flag"], "loops": ["rating_form"]}
-OPTIONS = st.sampled_from([(False, False, None), (True, False, None), (False, True, RULE_ONLY), (True, True, RULE_ONLY)])
+OPTIONS = st.sampled_from([(False, False, None), (True, False, None), (False, True, RULE_ONLY),
+                           (True, True, RULE_ONLY)])
 DIALOGUE_EVENTS = st.one_of(
     st.tuples(st.sampled_from(FORMS + ["action_listen", "utter_greet", "action_answer"]), st.booleans()).map(
         lambda a: e.ActionExecuted(a[0], hide_rule_turn=a[1])),
-    st.tuples(st.sampled_from(["greet", "report", "affirm", "inform"]), st.sampled_from([[], ["place"], ["urgency"]])).map(
+    st.tuples(st.sampled_from(["greet", "report", "affirm", "inform"]),
+              st.sampled_from([[], ["place"], ["urgency"]])).map(
         lambda u: e.UserUttered(u[0], {"name": u[0]}, [{"entity": name, "value": "v"} for name in u[1]])),
     st.sampled_from(FORMS + [None]).map(e.ActiveLoop),
     st.sampled_from(FORMS + ["action_answer"]).map(e.ActionExecutionRejected),
