@@ -255,7 +255,7 @@ def past_states(self, domain, omit_unset_slots: bool = False, ignore_rule_only_t
             start, replay = checkpoint.position, _resume(checkpoint.tracker, self)
             run.states = kept.states[:checkpoint.state_count]
             run.last_ml_action, run.turn_was_hidden = checkpoint.last_ml_action, checkpoint.turn_was_hidden
-            run.checkpoints = [c for c in kept.checkpoints if c.position <= start]
+            run.checkpoints = usable  # those at or before the one resumed from
             run.messages = [m for m in kept.messages if m[0] < start]
     if replay is None:
         replay = _replay_tracker(self)
