@@ -120,6 +120,8 @@ def services() -> List[Service]:
                                    os.environ.get("ESCALATION_INTERVAL", "60")]),
         # Later messages to residents (status changes, staff replies, rating requests) via Rasa's API.
         Service("delivery service", [PY, "-m", "bot.delivery", "--interval", os.environ.get("DELIVERY_INTERVAL", "5")]),
+        # Conversation statistics for the dashboard, from the Rasa processes' tracker events on RabbitMQ.
+        *([Service("statistics feed", [PY, "-m", "bot.events"])] if os.environ.get("RABBITMQ_URL", "").strip() else []),
         # Telegram without a public URL: getUpdates, handed to the Rasa server's Telegram webhook.
         *([Service("telegram polling", [PY, "-m", "connectors.telegram_polling"])]
           if os.environ.get("TELEGRAM_TOKEN") and os.environ.get("TELEGRAM_MODE", "").strip().lower() == "polling"

@@ -1,4 +1,5 @@
 """Every table of the project, for Alembic and the migration test: import this, not the parts."""
+import bot.conversation_stats  # noqa: F401
 import bot.handoff  # noqa: F401
 import bot.inbound  # noqa: F401
 import bot.staff  # noqa: F401

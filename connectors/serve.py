@@ -54,6 +54,10 @@ def main() -> None:
     # Rasa's default listen backlog (100) resets connections beyond it when a storm brings more
     # residents at once than that; they should wait in the queue instead (bench/results/load.md).
     os.environ.setdefault("SANIC_BACKLOG", "2048")
+    # The endpoints files name the event broker's variables; without RABBITMQ_URL it is off.
+    for name, default in (("RABBITMQ_URL", ""), ("RABBITMQ_QUEUE", "rasa_events"),
+                          ("RABBITMQ_EXCHANGE", "rasa-exchange")):
+        os.environ.setdefault(name, default)
     import rasa.core.run
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.common import configure_logging_and_warnings

@@ -8,6 +8,8 @@ Definitions (also shown on the page):
   deadline of the unit handling it (``resolved_at <= due_at``); late: answered after it, or still
   open past it. Counted for the unit handling the case now;
 * satisfaction: the residents' ratings (1–5) of cases filed in the period;
+* front door (dispatcher and admins only): residents' messages to the bot, from its conversation
+  events (bot/conversation_stats.py; needs the event broker), whatever unit their cases went to;
 * compound: the place named in the case's location up to the residential compound
   ("幸福小区3号楼2单元" → "幸福小区").
 """
@@ -20,6 +22,7 @@ from typing import Any, Dict, Optional
 
 from sqlalchemy import select
 
+from bot import conversation_stats
 from bot.db import Database, utcnow
 from bot.tickets import lifecycle
 from bot.tickets.models import Ticket
@@ -27,7 +30,7 @@ from bot.tickets.retention import coarse_location
 from bot.tickets.routing import RoutingTable
 from bot.tickets.workcalendar import SHANGHAI
 
-from .cases import CATEGORY_NAMES, scope_clause
+from .cases import CATEGORY_NAMES, CHANNEL_NAMES, scope_clause
 from .scope import Scope
 
 _COMPOUND = re.compile(
@@ -101,7 +104,12 @@ def dashboard(db: Database, scope: Scope, routing: RoutingTable, weeks: int = 4,
     hotspots = [{"compound": compound, "category": category, "category_label": CATEGORY_NAMES.get(category, category),
                  "count": count} for (compound, category), count in hot.most_common() if count >= 2][:15]
 
+    # The bot's front door is not any unit's: shown to whoever dispatches (street office) and to admins.
+    front_door = conversation_stats.activity(db, first_day, today) if scope.covers(None) else None
+    for row in (front_door or {}).get("by_channel", []):
+        row["label"] = CHANNEL_NAMES.get(row["channel"], row["channel"] or "（未知）")
     return {
+        "front_door": front_door,
         "weeks": weeks, "since": first_day.isoformat(), "until": today.isoformat(), "total": len(rows),
         "urgent": sum(1 for r in rows if r.urgency == "urgent"),
         "open": sum(1 for r in rows if r.state in lifecycle.OPEN),

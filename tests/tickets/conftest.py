@@ -22,7 +22,7 @@ from bot.tickets.service import TicketService
 from bot.tickets.workcalendar import SHANGHAI
 
 PG_URL = os.environ.get("TICKETS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/")
-TABLES = ("notifications", "ticket_events", "tickets", "ticket_counters")
+TABLES = ("notifications", "ticket_events", "tickets", "ticket_counters", "conversation_facts")
 
 
 class Clock:

@@ -89,3 +89,36 @@ def test_api_with_the_session_needs_the_csrf_header_for_updates(client, service)
     response = client.post(f"/api/tickets/{number}", json={"action": "sign"}, headers={"X-CSRF-Token": token})
     assert response.status_code == 200
     assert service.get(number).state == "in_progress"
+
+
+def test_the_bots_front_door_is_shown_to_the_dispatcher_and_admins_only(client, db, routing):
+    """Residents' messages counted from the bot's conversation events (bot/conversation_stats.py):
+    district-wide figures, so only the street office (the dispatcher) and admins see them."""
+    from rasa.shared.core.events import UserUttered
+
+    from bot import conversation_stats
+
+    log_in(client, "street")
+    assert client.get("/api/dashboard").json()["front_door"]["enabled"] is False
+    assert 'id="door-disabled"' in client.get("/console/dashboard").text  # says how to switch it on
+    events = [{"sender_id": sender, **UserUttered(text, {"name": intent}, parse_data={"intent": {"name": intent}},
+                                                  input_channel=channel, timestamp=day(1).timestamp() + i).as_dict()}
+              for i, (sender, text, intent, channel) in enumerate([
+                  ("r1", "楼上漏水", "complaint", "wechat"), ("r1", "什么意思", "nlu_fallback", "wechat"),
+                  ("r2", "how do I register my dog", "consultation", "telegram"), ("r3", "你好", "greet", "socketio")])]
+    conversation_stats.record(db, [conversation_stats.fact_from_event(e, b"x" * 32) for e in events])
+    door = client.get("/api/dashboard").json()["front_door"]
+    assert (door["messages"], door["residents"], door["understood_rate"]) == (4, 3, 75.0)
+    assert [(r["label"], r["messages"], r["residents"]) for r in door["by_channel"]] == [
+        ("微信", 2, 1), ("网页聊天", 1, 1), ("Telegram", 1, 1)]  # most messages first, then by channel
+    html = client.get("/console/dashboard").text
+    for needle in ('id="door-residents">3<', 'id="door-understood">75.0%<', "未听懂", 'id="chart-door-day"'):
+        assert needle in html, needle
+    for user in ("grid3", "committee-a"):
+        client.cookies.clear()
+        log_in(client, user)
+        assert client.get("/api/dashboard").json()["front_door"] is None
+        assert 'id="front-door"' not in client.get("/console/dashboard").text
+    client.cookies.clear()
+    log_in(client, "admin")
+    assert client.get("/api/dashboard").json()["front_door"]["messages"] == 4

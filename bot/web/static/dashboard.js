@@ -35,5 +35,11 @@
     labels: data.hotspots.map(function (r) { return r.compound + " · " + r.category_label; }),
     datasets: [{ label: "工单数", data: data.hotspots.map(function (r) { return r.count; }), backgroundColor: amber }] },
     options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } } });
+  if (data.front_door && data.front_door.enabled) {
+    chart("chart-door-day", { type: "bar", data: {
+      labels: data.front_door.by_day.map(function (r) { return r.day.slice(5); }),
+      datasets: [{ label: "居民消息", data: data.front_door.by_day.map(function (r) { return r.count; }), backgroundColor: green }] },
+      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
+  }
   document.body.setAttribute("data-charts", "ready");
 })();
