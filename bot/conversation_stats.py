@@ -79,6 +79,11 @@ def _digest(key: bytes, *parts: Any, size: int) -> str:
     return hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:size]
 
 
+def sender_key(sender: str, key: bytes) -> str:
+    """The resident's id as kept here: a keyed hash, the same for every event of that resident."""
+    return _digest(key, "sender", sender, size=32)
+
+
 def fact_from_event(event: Dict[str, Any], key: bytes) -> Optional[Fact]:
     """The fact a published Rasa event stands for (``{"sender_id": …, **event.as_dict()}``), or None
     for the events that count for nothing here (bot utterances, other actions and slots, …)."""
@@ -108,10 +113,9 @@ def fact_from_event(event: Dict[str, Any], key: bytes) -> Optional[Fact]:
         occurred = dt.datetime.fromtimestamp(float(stamp), dt.timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
-    sender_key = _digest(key, "sender", sender, size=32)
     channel = event.get("input_channel") if isinstance(event.get("input_channel"), str) else None
     return Fact(event_key=_digest(key, sender, kind_of_event, repr(float(stamp)), event.get("name"), size=40),
-                occurred_at=occurred, sender_key=sender_key, channel=(channel or "")[:32], kind=kind,
+                occurred_at=occurred, sender_key=sender_key(sender, key), channel=(channel or "")[:32], kind=kind,
                 intent=intent)
 
 

@@ -1,13 +1,15 @@
 """The production configuration on this machine's real servers: PostgreSQL (tracker store and tickets),
-Redis (lock store), one action server and two Rasa server processes sharing them.
+Redis (lock store), RabbitMQ (event broker, read by the statistics feed), one action server and two
+Rasa server processes sharing them.
 
 Everything talks to 127.0.0.1 only. PostgreSQL: ``SCALE_TEST_PG_URL``, else ``TICKETS_TEST_PG_URL``,
 else postgresql://postgres@127.0.0.1:5432/ — two fresh databases (tickets, tracker) named
 ``scale_<pid>_<random>_…`` are created for the run and dropped at its end. Redis: ``SCALE_TEST_REDIS_URL``
 (default redis://127.0.0.1:6379/15) with a key prefix unique to the run, whose keys are deleted at the
-end. An unreachable server skips these tests with the reason (shown by ``-ra``);
-``TICKETS_REQUIRE_POSTGRES=1`` (CI) turns the PostgreSQL skip into a failure, ``SCALE_REQUIRE_REDIS=1``
-the Redis one.
+end. RabbitMQ: tests/rabbitmq.py (an exchange and queues unique to the run). An unreachable server
+skips these tests with the reason (shown by ``-ra``); ``TICKETS_REQUIRE_POSTGRES=1`` (CI) turns the
+PostgreSQL skip into a failure, ``SCALE_REQUIRE_REDIS=1`` the Redis one, ``EVENTS_REQUIRE_RABBITMQ=1``
+the RabbitMQ one.
 """
 from __future__ import annotations
 
@@ -31,12 +33,14 @@ import pytest
 
 from tests.conftest import ROOT, free_port
 from tests.pg import first_line, fresh_databases
+from tests.rabbitmq import fresh_exchange
 
 PG_URL = os.environ.get("SCALE_TEST_PG_URL") or os.environ.get(
     "TICKETS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/")
 REDIS_URL = os.environ.get("SCALE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 START_TIMEOUT = 180  # seconds for every service to answer (each Rasa process needs ~15–25 s here)
 RASA_PROCESSES = 2
+STATS_KEY = "scale-test-key-" + "0" * 32  # the statistics feed's key for residents' hashes
 _served_lock = threading.Lock()
 
 
@@ -75,6 +79,12 @@ def scale_databases():
         yield urls
 
 
+@pytest.fixture(scope="module")
+def scale_broker():
+    with fresh_exchange("scale") as broker:
+        yield broker
+
+
 # ---------------------------------------------------------------------------------------- the stack
 @dataclass
 class Service:
@@ -94,6 +104,7 @@ class ScaleStack:
     token: str
     action: Service
     rasa: List[Service]
+    feed: Service
     tickets_url: str
     tracker_url: str
     redis: Dict[str, object]
@@ -122,7 +133,7 @@ class ScaleStack:
             return json.loads(response.read())
 
     def logs(self) -> str:
-        return "\n".join(s.log_tail() for s in [self.action, *self.rasa])
+        return "\n".join(s.log_tail() for s in [self.action, *self.rasa, self.feed])
 
 
 def _get_ok(url: str) -> Optional[dict]:
@@ -158,8 +169,9 @@ def _stop(services: List[Service]) -> None:
 
 
 @pytest.fixture(scope="module")  # stopped when the module's tests are done, not at the end of the suite
-def scale_stack(model_path, scale_databases, scale_redis, tmp_path_factory):
-    """One action server and two Rasa processes with endpoints.production.yml, on free ports."""
+def scale_stack(model_path, scale_databases, scale_redis, scale_broker, tmp_path_factory):
+    """One action server, two Rasa processes with endpoints.production.yml, on free ports, and the
+    statistics feed."""
     from bot.db import upgrade_db
 
     tmp = tmp_path_factory.mktemp("scale")
@@ -175,6 +187,9 @@ def scale_stack(model_path, scale_databases, scale_redis, tmp_path_factory):
         "PYTHONUNBUFFERED": "1",
         "RASA_TELEMETRY_ENABLED": "false",  # nothing leaves 127.0.0.1
         "VAR_DIR": str(tmp),
+        "STATS_KEY": STATS_KEY,
+        "RABBITMQ_URL": scale_broker.url, "RABBITMQ_QUEUE": scale_broker.queue,
+        "RABBITMQ_EXCHANGE": scale_broker.exchange,
     })
     action_env = dict(env, ACTION_HOST="127.0.0.1")
     rasa_env = dict(env, **{
@@ -205,7 +220,9 @@ def scale_stack(model_path, scale_databases, scale_redis, tmp_path_factory):
             services.append(_start(f"rasa{i + 1}", [sys.executable, "-m", "connectors.serve", "--port", str(port),
                                                     "--endpoints", "endpoints.production.yml"],
                                    rasa_env, port, tmp))
-        pending = list(services)
+        feed = _start("feed", [sys.executable, "-m", "bot.events"], env, 0, tmp)
+        services.append(feed)
+        pending = [s for s in services if s is not feed]
         deadline = time.monotonic() + START_TIMEOUT
         while pending and time.monotonic() < deadline:
             for service in list(pending):
@@ -223,7 +240,7 @@ def scale_stack(model_path, scale_databases, scale_redis, tmp_path_factory):
         if pending:
             pytest.fail(f"not up after {START_TIMEOUT} s: {', '.join(s.name for s in pending)}\n"
                         + "\n".join(s.log_tail() for s in pending))
-        stack = ScaleStack(token, services[0], services[1:], scale_databases["tickets"],
+        stack = ScaleStack(token, services[0], services[1:1 + RASA_PROCESSES], feed, scale_databases["tickets"],
                            scale_databases["tracker"], scale_redis)
         print(f"\nscale stack up in {time.monotonic() - started:.1f} s: action :{action_port}, "
               f"rasa {', '.join(':' + str(s.port) for s in stack.rasa)}")

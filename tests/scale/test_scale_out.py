@@ -191,10 +191,42 @@ def test_simultaneous_messages_to_one_conversation_are_serialised(scale_stack, r
     assert not failures, f"{len(failures)} of {len(senders)} conversations:\n" + "\n".join(failures)
 
 
+def test_the_statistics_count_every_message_once(scale_stack, run_id):
+    """Both processes publish their conversations' events to RabbitMQ; the statistics feed counts
+    each resident message exactly once (as many as the tracker holds), in the tickets database."""
+    from sqlalchemy import func, select
+
+    from bot import conversation_stats as stats
+    from bot.db import Database
+    from tests.conftest import wait_for
+    from tests.scale.conftest import STATS_KEY
+
+    senders = [f"scale-{run_id}-c{i}" for i in range(10)] + [f"scale-{run_id}-b{i}" for i in range(12)]
+    expected = {s: sum(e["event"] == "user" for e in scale_stack.tracker(0, s)["events"]) for s in senders}
+    keys = {stats.sender_key(s, STATS_KEY.encode()): s for s in senders}
+    db = Database(scale_stack.tickets_url)
+
+    def counted():
+        with db.session(read_only=True) as s:
+            rows = s.execute(select(stats.ConversationFact.sender_key, func.count())
+                             .where(stats.ConversationFact.kind == stats.MESSAGE,
+                                    stats.ConversationFact.sender_key.in_(list(keys)))
+                             .group_by(stats.ConversationFact.sender_key)).all()
+        return {keys[k]: n for k, n in rows}
+
+    try:
+        wait_for(lambda: counted() == expected, 60, "the statistics feed to count every message")
+    except AssertionError:
+        raise AssertionError(f"counted {counted()} instead of {expected}\n{scale_stack.feed.log_tail()}")
+    finally:
+        db.dispose()
+    assert sum(expected.values()) >= 10 * 6 + 12 * len(BURST)
+
+
 def test_no_lock_left_and_no_errors_logged(scale_stack):
     client, prefix = scale_stack.redis["client"], scale_stack.redis["prefix"]
     assert list(client.scan_iter(match=f"{prefix}:*")) == [], "conversation locks left behind in Redis"
-    for service in [scale_stack.action, *scale_stack.rasa]:
+    for service in [scale_stack.action, *scale_stack.rasa, scale_stack.feed]:
         assert service.process.poll() is None, f"the {service.name} died\n{service.log_tail()}"
         service.log_file.flush()
         log = service.log_path.read_text(errors="replace")
