@@ -64,3 +64,17 @@ def seed_dashboard(db, routing) -> Dict[str, str]:
                 clock.now += dt.timedelta(minutes=30)
                 svc.rate(number, channel="rest", sender_id=sender, score=rating)
     return numbers
+
+
+def seed_front_door(db) -> None:
+    """Three residents' messages as Rasa publishes them: two on WeChat (one resident), one on Telegram."""
+    from rasa.shared.core.events import UserUttered
+
+    from bot import conversation_stats
+
+    messages = [("wx-1", "楼上漏水", "complaint", "wechat"), ("wx-1", "谢谢", "thank", "wechat"),
+                ("tg-1", "养狗要登记吗", "consultation", "telegram")]
+    events = [{"sender_id": sender, **UserUttered(text, {"name": intent}, parse_data={"intent": {"name": intent}},
+                                                  input_channel=channel, timestamp=day(2).timestamp() + i).as_dict()}
+              for i, (sender, text, intent, channel) in enumerate(messages)]
+    conversation_stats.record(db, [conversation_stats.fact_from_event(e, b"seed" * 8) for e in events])

@@ -19,7 +19,7 @@ from bot.db import Database, upgrade_db
 from tests.conftest import ROOT, free_port, wait_for
 
 from .conftest import ACCOUNTS, PASSWORD, open_case, settings
-from .seed import EXPECTED, seed_dashboard
+from .seed import EXPECTED, seed_dashboard, seed_front_door
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -125,6 +125,7 @@ def seeded_site(tmp_path_factory, routing):
     db = Database(url)
     add_accounts(db, routing.units)
     seed_dashboard(db, routing)
+    seed_front_door(db)
     from bot.tickets.service import TicketService
 
     svc = TicketService(db, routing)
@@ -235,7 +236,8 @@ def test_the_dashboard_shows_the_numbers_of_the_seeded_dataset(seeded_site, tab)
     log_in(page, base, "admin")
     page.goto(f"{base}/console/dashboard")
     page.wait_for_selector("body[data-charts='ready']")
-    for canvas in ("chart-category", "chart-day", "chart-ontime", "chart-satisfaction", "chart-hotspots"):
+    for canvas in ("chart-category", "chart-day", "chart-ontime", "chart-satisfaction", "chart-hotspots",
+                   "chart-door-day"):
         box = page.locator(f"#{canvas}").bounding_box()
         assert box and box["width"] > 100 and box["height"] > 50, canvas
     rows = lambda table: [r.split("\t") for r in page.locator(f"#{table} tbody tr").all_inner_texts()]  # noqa: E731
@@ -250,6 +252,8 @@ def test_the_dashboard_shows_the_numbers_of_the_seeded_dataset(seeded_site, tab)
     hot = [tuple(r) for r in rows("table-hotspots")]
     assert ("幸福小区", "噪声扰民", "4") in hot and ("幸福小区", "环境卫生", "2") in hot
     assert page.inner_text("#kpi-total") == str(EXPECTED["total"] + 2)
+    assert (page.inner_text("#door-residents"), page.inner_text("#door-messages")) == ("2", "3")
+    assert [tuple(r) for r in rows("table-door-channel")] == [("微信", "2", "1"), ("Telegram", "1", "1")]
 
 
 # ------------------------------------------------------------------------------------- web chat
