@@ -81,6 +81,8 @@ class ResidentSafePikaEventBroker(PikaEventBroker):
             parts = urlsplit(self._url)
             self.host = f"{parts.scheme}://{parts.hostname}:{parts.port or 5672}{parts.path}"
         self._unpublished_events = _Backlog(max(1, int(max_buffered_events)))
+        self._outbox: deque = deque()
+        self._draining = False
         self._connecting: Optional[asyncio.Task] = None
 
     def _configure_url(self) -> Optional[Text]:
@@ -116,12 +118,50 @@ class ResidentSafePikaEventBroker(PikaEventBroker):
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
         self._publish_unpublished_messages()
 
+    async def connect(self) -> None:
+        """Rasa's connect, on a channel without publisher confirms: waiting for RabbitMQ's ack of every
+        event cost more CPU time than publishing it (measured 220–280 µs per event with confirms,
+        145 µs without). Statistics may lose the events in flight if RabbitMQ itself crashes; a lost
+        connection is noticed and what could not be written is resent on reconnection."""
+        self._connection = await self._connect()
+        self._connection.reconnect_callbacks.add(self._publish_unpublished_messages)
+        logger.info("event broker: connected to RabbitMQ at %s", self.host)
+        channel = await self._connection.channel(publisher_confirms=False)
+        self._exchange = await self._set_up_exchange(channel)
+
     def publish(self, event: Dict[Text, Any], headers: Optional[Dict[Text, Text]] = None) -> None:
         event = mask_event(event)
         if self._exchange is None:
             self._unpublished_events.append(event)
             return
-        super().publish(event, headers)
+        # One task sends everything queued, in order (Rasa starts a task per event).
+        self._outbox.append((event, headers))
+        if not self._draining:
+            self._draining = True
+            task = self._loop.create_task(self._drain())
+            self._background_tasks.add(task)
+            task.add_done_callback(self._background_tasks.discard)
+
+    async def _drain(self) -> None:
+        try:
+            while self._outbox:
+                event, headers = self._outbox.popleft()
+                await self._publish(event, headers)
+        finally:
+            self._draining = False
+
+    async def _publish(self, event: Dict[Text, Any], headers: Optional[Dict[Text, Text]] = None) -> None:
+        # Rasa's version deep-copies every event for a debug log line (a tenth of a message's CPU time
+        # when measured) and silently drops events published before the connection is up.
+        if self._exchange is None:
+            self._unpublished_events.append(event)
+            return
+        try:
+            await self._exchange.publish(self._message(event, headers), "")
+        except Exception as error:  # noqa: BLE001 - kept and resent on reconnection
+            logger.warning("event broker: publishing failed (%s: %s); the event waits for the reconnection",
+                           type(error).__name__, error)
+            self._unpublished_events.append(event)
 
     async def close(self) -> None:
         if self._connecting is not None and not self._connecting.done():
