@@ -113,24 +113,35 @@ class CachingSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         mark: Optional[_Mark] = getattr(tracker, _MARK, None)
         if mark is None or mark.events_stored > len(tracker.events):
-            # Not read through here (a new conversation, a copy): Rasa's own save finds the new events.
+            # Not read through here (a new conversation, a copy): as Rasa's own save, the events beyond
+            # those the database holds are the new ones.
             self._forget(tracker.sender_id)
-            await super().save(tracker)
+            with self.session_scope() as session:
+                new_events = list(self._additional_events(session, tracker))
+                if new_events:
+                    session.execute(self._insert, [self._row(tracker.sender_id, event) for event in new_events])
+                session.commit()
+            await self._publish(tracker.sender_id, new_events)
             return
         new_events = list(itertools.islice(tracker.events, mark.events_stored, None))
-        if self.event_broker is not None:
-            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
         with self.session_scope() as session:
             if new_events:
                 session.execute(self._insert, [self._row(tracker.sender_id, event) for event in new_events])
             state = self._state(session, tracker.sender_id)
             session.commit()
+        await self._publish(tracker.sender_id, new_events)
         expected = mark.state[0] + len(new_events)
         setattr(tracker, _MARK, _Mark(state, len(tracker.events)))
         if state[0] == expected and not any(_starts_session(event) for event in new_events):
             self._keep(tracker)
         else:  # someone else wrote meanwhile, or a new session began: read it afresh next time
             self._forget(tracker.sender_id)
+
+    async def _publish(self, sender_id: Text, new_events) -> None:
+        """To the event broker, once stored (Rasa publishes first: a save that then failed, and was
+        replayed after the outage, reached the broker twice)."""
+        if self.event_broker is not None and new_events:
+            await self._stream_new_events(self.event_broker, new_events, sender_id)
 
     @staticmethod
     def _row(sender_id: Text, event) -> Dict[str, Any]:

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy
+from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
@@ -166,3 +168,39 @@ def test_keeps_at_most_its_capacity(tmp_path, domain):
 
     run(three())
     assert list(store._kept) == ["b", "c"]
+
+
+class RecordingBroker(EventBroker):
+    """An event broker (Rasa's interface) that notes each event and what the database held then."""
+
+    def __init__(self, url: str) -> None:
+        self.engine, self.published = sqlalchemy.create_engine(url), []
+
+    def publish(self, event) -> None:
+        with self.engine.connect() as db:  # Rasa's events table, as another process would see it
+            stored = db.execute(sqlalchemy.text("SELECT count(*) FROM events WHERE sender_id = :s AND "
+                                                "type_name = :t AND timestamp = :ts"),
+                                {"s": event["sender_id"], "t": event["event"], "ts": event["timestamp"]}).scalar()
+        self.published.append((event, stored == 1))
+
+
+def test_events_are_published_once_and_only_after_they_are_stored(url, domain):
+    """Every new event reaches the broker once, after its commit (a save that fails publishes
+    nothing: the outage guard replays the message later, and it must not count twice)."""
+    broker = RecordingBroker(url)
+    store = CachingSQLTrackerStore(domain, host=url, event_broker=broker)
+
+    async def conversation():
+        await message(store, "resident", "hello")  # a new conversation: Rasa's path
+        return await started(store, "resident", "again")  # then kept trackers: ours
+
+    tracker = run(conversation())
+    assert [e for e, _ in broker.published] == [{"sender_id": "resident", **e} for e in events_of(tracker)]
+    assert all(stored for _, stored in broker.published)
+
+    broker.published.clear()
+    store._insert = store._insert.values(no_such_column=1)  # the next insert fails, as in an outage
+    with pytest.raises(Exception):
+        run(message(store, "resident", "lost?"))
+    assert broker.published == []
+    broker.engine.dispose()
