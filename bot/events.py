@@ -78,12 +78,16 @@ class FactConsumer:
                 log.log(level, "cannot store %d conversation facts (%s); keeping them for the next try",
                         len(facts), type(error).__name__, exc_info=level == logging.ERROR)
                 return False
-            for message in batch:
-                if message in unreadable:
-                    log.warning("dropped an event that is not JSON (%d bytes)", len(message.body))
-                    await message.reject(requeue=False)
-                else:
-                    await message.ack()
+            try:
+                for message in batch:
+                    if message in unreadable:
+                        log.warning("dropped an event that is not JSON (%d bytes)", len(message.body))
+                        await message.reject(requeue=False)
+                    else:
+                        await message.ack()
+            except Exception as error:  # noqa: BLE001 - the channel went away with the batch
+                log.warning("could not acknowledge stored events (%s); RabbitMQ delivers them again and "
+                            "they are counted once", type(error).__name__)
             if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                 self._last_prune = time.monotonic()
                 await asyncio.to_thread(conversation_stats.prune, self.db)

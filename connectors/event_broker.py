@@ -83,6 +83,7 @@ class ResidentSafePikaEventBroker(PikaEventBroker):
         self._unpublished_events = _Backlog(max(1, int(max_buffered_events)))
         self._outbox: deque = deque()
         self._draining = False
+        self._failing = False
         self._connecting: Optional[asyncio.Task] = None
 
     def _configure_url(self) -> Optional[Text]:
@@ -158,9 +159,12 @@ class ResidentSafePikaEventBroker(PikaEventBroker):
             return
         try:
             await self._exchange.publish(self._message(event, headers), "")
+            self._failing = False
         except Exception as error:  # noqa: BLE001 - kept and resent on reconnection
-            logger.warning("event broker: publishing failed (%s: %s); the event waits for the reconnection",
-                           type(error).__name__, error)
+            if not self._failing:  # once per outage, not per event
+                logger.warning("event broker: publishing failed (%s: %s); events wait for the reconnection",
+                               type(error).__name__, error)
+            self._failing = True
             self._unpublished_events.append(event)
 
     async def close(self) -> None:

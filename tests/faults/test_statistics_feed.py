@@ -61,6 +61,13 @@ def test_rabbitmq_down_at_start_loses_nothing_and_counts_each_message_once(model
                 assert stack.say(resident, "再见")  # connected now: straight through
                 wait_for(lambda: counted(stack.database_url, resident) == 4, 60, "the message sent after")
 
+                # RabbitMQ goes away while both are connected, and comes back.
+                relay.cut()
+                assert stack.say(visitor, "谢谢"), "no answer while RabbitMQ is gone"
+                relay.restore()
+                wait_for(lambda: counted(stack.database_url, visitor) == len(sent[visitor]) + 1, 150,
+                         "the message sent during the second outage")
+
                 # Every event of the conversation was published exactly once, masked.
                 quoted = urllib.parse.quote(resident, safe="")
                 status, tracker = stack.get(f"/conversations/{quoted}/tracker?include_events=ALL")
