@@ -27,6 +27,7 @@ RabbitMQ::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from typing import Any, Dict, Optional, Text
@@ -115,6 +116,11 @@ class ResidentSafePikaEventBroker(PikaEventBroker):
                 logger.warning("event broker: cannot connect to RabbitMQ (%s: %s); %d events waiting; "
                                "retrying in %.0f s", type(error).__name__, error,
                                len(self._unpublished_events), delay)
+                # Connected but the channel or exchange failed: close it, or it would keep reconnecting.
+                connection, self._connection = self._connection, None
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.close()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
         self._publish_unpublished_messages()
