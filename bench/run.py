@@ -2,8 +2,8 @@
 
 Parts, in order: the two models' training times (and Rasa's default model, trained once and
 reused from the bench cache, bench/training.py), understanding (ours in detail + side by side with
-the default pipeline), policy answers, latency of both stacks, latency at a human pace, load on
-ours. Prints the time each part took; a part that fails does not stop the others, but makes the
+the default pipeline), policy answers, latency of both stacks, latency at a human pace, scale-out
+(one and two Rasa processes on PostgreSQL and Redis), load on ours. Prints the time each part took; a part that fails does not stop the others, but makes the
 exit status 1.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import latency, load, nlu_compare, nlu_eval, paced, policy_bench, training
+from bench import latency, load, nlu_compare, nlu_eval, paced, policy_bench, scale, training
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -31,6 +31,7 @@ def main() -> int:
         ("policy answers", lambda: policy_bench.main([])),
         ("latency (ours and default stacks)", lambda: latency.main([])),
         ("latency at a human pace (ours)", lambda: paced.main([])),
+        ("scale-out (production configuration, 1 and 2 Rasa processes)", lambda: scale.main([])),
         ("load (200 conversations, 60 s)", lambda: load.main([])),
     ]
     timings, failed = [], []
