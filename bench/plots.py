@@ -91,3 +91,22 @@ def load_timeline(points: List[Tuple[float, float, bool]], out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
+
+
+def scale_out(rows: List[Dict], out: Path) -> None:
+    """Throughput and p50 by number of Rasa processes, one line per concurrency level."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for c in sorted({r["concurrency"] for r in rows}):
+        mine = sorted((r for r in rows if r["concurrency"] == c), key=lambda r: r["processes"])
+        counts = [r["processes"] for r in mine]
+        left.plot(counts, [r["throughput"] for r in mine], marker="o", label=f"{c} conversations")
+        right.plot(counts, [r["p50"] for r in mine], marker="o", label=f"{c} conversations")
+    for ax, title, unit in ((left, "throughput", "messages/s"), (right, "p50 latency", "ms")):
+        ax.set(title=title, xlabel="Rasa processes", ylabel=unit)
+        ax.set_xticks(sorted({r["processes"] for r in rows}))
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)

@@ -9,7 +9,7 @@ at 10 and 50 conversations. On this 2-core machine two processes are what docs/d
 Needs this machine's PostgreSQL (BENCH_PG_URL, default postgresql://postgres@127.0.0.1:5432/; two
 throw-away databases per stack, dropped afterwards) and Redis (BENCH_REDIS_URL, default
 redis://127.0.0.1:6379/15; a key prefix of the run's own). Without them the part says so and
-measures nothing. Results: bench/results/scale.md.
+measures nothing. Results: bench/results/scale.md and scale.png.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
-from bench import conversations
+from bench import conversations, plots
 from bench.latency import concurrently, summarise
 from bench.stack import Reply, free_port, request
 
@@ -205,6 +205,7 @@ def main(argv=None) -> int:
     rows = [row for n in (int(p) for p in args.processes.split(",")) for row in measure(n, args.scale)]
     text = report(rows)
     (RESULTS / "scale.md").write_text(text, encoding="utf-8")
+    plots.scale_out(rows, RESULTS / "scale.png")
     print(text)
     return 1 if any(r["errors"] for r in rows) else 0
 
