@@ -158,8 +158,8 @@ class ResidentSafePikaEventBroker(PikaEventBroker):
             self._draining = False
 
     async def _publish(self, event: Dict[Text, Any], headers: Optional[Dict[Text, Text]] = None) -> None:
-        # Rasa's version deep-copies every event for a debug log line (a tenth of a message's CPU time
-        # when measured) and silently drops events published before the connection is up.
+        # Rasa's version deep-copies every event for a debug log line, even with debug logging off,
+        # and silently drops events published before the connection is up.
         if self._exchange is None:
             self._unpublished_events.append(event)
             return

@@ -57,7 +57,8 @@ def main() -> None:
     # The endpoints files name the event broker's variables; without RABBITMQ_URL it is off.
     for name, default in (("RABBITMQ_URL", ""), ("RABBITMQ_QUEUE", "rasa_events"),
                           ("RABBITMQ_EXCHANGE", "rasa-exchange")):
-        os.environ.setdefault(name, default)
+        if not os.environ.get(name, "").strip():  # unset or empty: as bot/events.py reads them
+            os.environ[name] = default
     import rasa.core.run
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.common import configure_logging_and_warnings
