@@ -15,8 +15,9 @@ import datetime as dt
 import hashlib
 import hmac
 import os
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from sqlalchemy import Column, Index, Integer, String, delete, func, select
 
@@ -174,16 +175,12 @@ def activity(db: Database, first_day: dt.date, last_day: dt.date) -> Dict[str, A
                               .where(*window, ConversationFact.kind == MESSAGE)
                               .group_by(ConversationFact.intent)).all()
     messages = counts.get(MESSAGE, 0)
-    groups: Dict[str, int] = {}
+    groups: Counter = Counter()
     for intent, count in by_intent:
-        groups[intent_group(intent)] = groups.get(intent_group(intent), 0) + count
-    not_understood = groups.get(INTENT_GROUPS[FALLBACK_INTENT], 0)
+        groups[intent_group(intent)] += count
+    not_understood = groups[INTENT_GROUPS[FALLBACK_INTENT]]
     consultations, unanswered = counts.get(CONSULTATION, 0), counts.get(UNANSWERED, 0)
-    days: List[str] = []
-    day = first_day
-    while day <= last_day:
-        days.append(day.isoformat())
-        day += dt.timedelta(days=1)
+    days = [(first_day + dt.timedelta(days=i)).isoformat() for i in range((last_day - first_day).days + 1)]
     return {
         "enabled": any_fact,
         "messages": messages,
