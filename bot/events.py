@@ -90,7 +90,10 @@ class FactConsumer:
                             "they are counted once", type(error).__name__)
             if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                 self._last_prune = time.monotonic()
-                await asyncio.to_thread(conversation_stats.prune, self.db)
+                try:
+                    await asyncio.to_thread(conversation_stats.prune, self.db)
+                except Exception as error:  # noqa: BLE001 - the next prune catches up; counting goes on
+                    log.warning("could not delete old conversation facts (%s)", type(error).__name__)
             return True
 
 
