@@ -118,15 +118,13 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             self._forget(tracker.sender_id)
             with self.session_scope() as session:
                 new_events = list(self._additional_events(session, tracker))
-                if new_events:
-                    session.execute(self._insert, [self._row(tracker.sender_id, event) for event in new_events])
+                self._insert_events(session, tracker.sender_id, new_events)
                 session.commit()
             await self._publish(tracker.sender_id, new_events)
             return
         new_events = list(itertools.islice(tracker.events, mark.events_stored, None))
         with self.session_scope() as session:
-            if new_events:
-                session.execute(self._insert, [self._row(tracker.sender_id, event) for event in new_events])
+            self._insert_events(session, tracker.sender_id, new_events)
             state = self._state(session, tracker.sender_id)
             session.commit()
         await self._publish(tracker.sender_id, new_events)
@@ -142,6 +140,10 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         replayed after the outage, reached the broker twice)."""
         if self.event_broker is not None and new_events:
             await self._stream_new_events(self.event_broker, new_events, sender_id)
+
+    def _insert_events(self, session, sender_id: Text, events) -> None:
+        if events:
+            session.execute(self._insert, [self._row(sender_id, event) for event in events])
 
     @staticmethod
     def _row(sender_id: Text, event) -> Dict[str, Any]:
