@@ -113,10 +113,10 @@ def production_stack(processes: int, databases: Dict[str, str], redis_prefix: st
                     raise RuntimeError("the production stack did not start:\n"
                                        + (tmp / "stack.log").read_text(errors="replace")[-3000:])
                 time.sleep(0.5)
-        balancer = Balancer(bases)
-        for i in range(4 * processes):  # warm every process and the action server
-            balancer.say(f"warm-{i}", "你好")
-        yield balancer
+        for i, base in enumerate(bases):  # warm every process (sent one by one, least connections
+            for j in range(4):          # would pick the first process each time) and the action server
+                request(f"{base}/webhooks/rest/webhook", {"sender": f"warm-{i}-{j}", "message": "你好"})
+        yield Balancer(bases)
     finally:
         for child in children:
             if child.poll() is None:
