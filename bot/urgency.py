@@ -27,9 +27,45 @@ class _Kind:
     harmless: Tuple[re.Pattern, ...]
 
 
+# Clause boundaries: punctuation (after NFKC, so full-width marks are ASCII) and whitespace beside a
+# Chinese character (chat messages often use spaces for commas; English words are separated by them).
+_CLAUSE_END = re.compile(r"[,.!?;:~\n。、…﹔]|(?<=[\u4e00-\u9fff])\s|\s(?=[\u4e00-\u9fff])")
+
+
+@dataclass(frozen=True)
+class _Narration:
+    before: re.Pattern
+    after: re.Pattern
+    now: re.Pattern
+
+    def discounts(self, text: str, start: int, end: int) -> bool:
+        """Whether the danger word at text[start:end] is told as hypothetical, long past or a risk."""
+        opening = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
+        closing = _CLAUSE_END.search(text, end)
+        clause_end = closing.start() if closing else len(text)
+        if self.now.search(text, opening, clause_end):
+            return False
+        return bool(self.before.search(text, opening, start) or self.after.match(text, end, clause_end))
+
+
+def _either(spec: dict, key: str) -> re.Pattern:
+    return re.compile("|".join(f"(?:{spec[f'{key}_{lang}']})" for lang in ("zh", "en")))
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> dict:
+    return yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _narration() -> _Narration:
+    spec = _lexicon()["narration"]
+    return _Narration(_either(spec, "before"), _either(spec, "after"), _either(spec, "now"))
+
+
 @lru_cache(maxsize=1)
 def _kinds() -> Tuple[_Kind, ...]:
-    data = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
+    data = _lexicon()
     kinds = []
     for name, spec in data["kinds"].items():
         patterns = [re.compile(p) for p in spec.get("zh", []) + spec.get("en", [])]
@@ -48,9 +84,14 @@ def detect_urgency(text: str) -> List[str]:
         cleaned = norm
         for pattern in kind.harmless:
             cleaned = pattern.sub(" ", cleaned)
-        if any(p.search(cleaned) for p in kind.patterns):
+        if any(_told_as_now(p, cleaned) for p in kind.patterns):
             found.append(kind.name)
     return found
+
+
+def _told_as_now(pattern: re.Pattern, text: str) -> bool:
+    narration = _narration()
+    return any(not narration.discounts(text, m.start(), m.end()) for m in pattern.finditer(text))
 
 
 def emergency_number(kind: str) -> str:

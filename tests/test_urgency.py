@@ -39,6 +39,40 @@ def test_harmless_mentions_are_not_urgent(text):
     assert detect_urgency(text) == []
 
 
+# Letters to the community mention dangers they fear or that happened long ago; those are not
+# emergencies now. Written for this test.
+@pytest.mark.parametrize("text", [
+    "楼道里堆满了纸箱和旧家具，一旦发生火灾后果不堪设想，请物业尽快清理",
+    "电动车在楼道里充电，极易引发火灾，希望社区管一管",
+    "小区配电箱的门一直开着，小孩子去摸有触电的风险",
+    "去年我父亲在这条路的坑里摔成骨折，至今路面还没修",
+    "2019年我在店门口被人殴打，派出所至今没有给出处理结果",
+    "我儿子在学校被打后住院两周，学校一直推卸责任",
+    "如果半夜有人突发心梗，后果不堪设想",
+    "家里的救命钱都被这家公司骗走了",
+    "工地的渣土车排放黑烟，路过的人都呛得不行",
+    "In case of a fire, nobody could get out through that locked exit.",
+])
+def test_feared_or_long_past_dangers_are_not_emergencies_now(text):
+    assert detect_urgency(text) == []
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("之前就说过有隐患，现在楼道真的着火了", "fire"),      # the same clause says it is happening now
+    ("万一出事怎么办，楼下有人拿着刀在吵", "police"),       # the fear is in another clause
+    ("我爸可能心梗了 一直喊胸口疼", "medical"),              # 可能 is not a hypothetical marker
+    ("他被打后一直流血止不住", "medical"),                   # over, but still bleeding
+    ("there is a fire on the third floor", "fire"),
+])
+def test_dangers_told_as_now_stay_urgent(text, kind):
+    assert kind in detect_urgency(text)
+
+
+def test_a_marker_reaches_only_its_own_clause():
+    # Recall first: the consequence clause of a hypothetical still counts.
+    assert detect_urgency("如果半夜有人突发心梗，救护车根本开不进小区") == ["medical"]
+
+
 def test_numbers():
     assert [emergency_number(k) for k in ("fire", "medical", "police")] == ["119", "120", "110"]
 
