@@ -1,5 +1,6 @@
-"""Understanding benchmark: intent, category and urgency on the held-out set, and category routing
-on the real TipDM 2020 messages (evaluation only, read from ../shared when present).
+"""Understanding benchmark: intent, category and urgency on the held-out set (short messages) and on
+the held-out long letters, and category routing and urgency flags on the real TipDM 2020 messages
+(evaluation only, read from ../shared when present).
 
     .venv/bin/python -m bench.nlu_eval [--model models/current.tar.gz]
 """
@@ -18,6 +19,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLDOUT = ROOT / "tests" / "nlu_holdout" / "holdout.yml"
+# Long formal letters (message-board style), written apart from the training letters in nlu_data.
+LETTERS = ROOT / "tests" / "nlu_holdout" / "letters.yml"
 TIPDM = ROOT.parent / "shared" / "benchmarks" / "tipdm2020" / "messages_heldout_1842.csv"
 RESULTS = ROOT / "bench" / "results"
 MEASURED = ("complaint", "service_request", "consultation")
@@ -41,8 +44,9 @@ def load_holdout(path: Path = HOLDOUT) -> List[Dict]:
         for line in block["examples"].splitlines():
             line = line.strip()
             if line.startswith("- "):
+                urgent = meta.get("urgent")
                 rows.append({"text": line[2:].strip(), "intent": block["intent"],
-                             "category": meta.get("category"), "urgent": meta.get("urgent")})
+                             "category": meta.get("category"), "urgent": None if urgent == "none" else urgent})
     return rows
 
 
@@ -88,8 +92,8 @@ def entity(parsed: Dict, name: str) -> Optional[str]:
     return next((e["value"] for e in parsed.get("entities", []) if e["entity"] == name), None)
 
 
-def evaluate_holdout(model: Path) -> Dict:
-    rows = load_holdout()
+def evaluate_holdout(model: Path, path: Path = HOLDOUT) -> Dict:
+    rows = load_holdout(path)
     started = time.monotonic()
     parsed = parse_all(model, [r["text"] for r in rows])
     elapsed = time.monotonic() - started
@@ -132,10 +136,23 @@ def evaluate_tipdm(model: Path) -> Optional[Dict]:
     pairs = [(r["一级标签"], TIPDM_CLASS.get(entity(p, "category") or "other", "其他"))
              for r, p in zip(rows, parsed)]
     return {"messages": len(rows), "accuracy": sum(g == p for g, p in pairs) / len(pairs),
-            "macro_f1": macro_f1(pairs), "confusion": confusion_markdown(pairs)}
+            "macro_f1": macro_f1(pairs), "confusion": confusion_markdown(pairs),
+            # A message board gets no live emergencies: every flag sends a letter to staff as urgent.
+            "urgency_flags": sum(1 for p in parsed if entity(p, "urgency"))}
 
 
-def report(holdout: Dict, tipdm: Optional[Dict]) -> str:
+def letters_section(letters: Dict) -> List[str]:
+    return ["## Long letters (held-out)", "",
+            f"{letters['examples']} message-board style letters (tests/nlu_holdout/letters.yml, 100–600 characters, "
+            "written apart from the training letters; none describes an emergency happening now).", "",
+            "| measure | value |", "|---|---|",
+            f"| intent accuracy (complaint / service_request / consultation) | {letters['intent_accuracy_three']:.3f} |",
+            f"| category accuracy | {letters['category_accuracy']:.3f} |",
+            f"| category macro-F1 | {letters['category_macro_f1']:.3f} |",
+            f"| urgency alarms | {len(letters['false_alarms'])} |", ""]
+
+
+def report(holdout: Dict, tipdm: Optional[Dict], letters: Optional[Dict] = None) -> str:
     h = holdout
     lines = [
         "# Understanding benchmark", "",
@@ -158,13 +175,18 @@ def report(holdout: Dict, tipdm: Optional[Dict]) -> str:
         lines += ["False alarms:", ""] + [f"- {t}" for t in h["false_alarms"]] + [""]
     lines += ["## Intent confusion (the three measured intents)", "", h["intent_confusion"], "",
               "## Category confusion", "", h["category_confusion"], ""]
+    if letters:
+        lines += letters_section(letters)
     if tipdm is None:
         lines += ["## TipDM 2020 real messages", "", f"Not measured: {TIPDM} is absent.", ""]
     else:
         lines += ["## TipDM 2020 real messages (evaluation only)", "",
                   f"{tipdm['messages']} messages; category mapped to the department class as the data's README says.", "",
                   f"| routing accuracy | {tipdm['accuracy']:.3f} |", "|---|---|",
-                  f"| macro-F1 | {tipdm['macro_f1']:.3f} |", "", tipdm["confusion"], ""]
+                  f"| macro-F1 | {tipdm['macro_f1']:.3f} |",
+                  f"| flagged as emergencies (the board gets none live; past or feared dangers) | "
+                  f"{tipdm['urgency_flags']} ({tipdm['urgency_flags'] / tipdm['messages']:.1%}) |",
+                  "", tipdm["confusion"], ""]
     return "\n".join(lines)
 
 
@@ -174,13 +196,16 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     parser.add_argument("--no-tipdm", action="store_true")
     args = parser.parse_args(argv)
     holdout = evaluate_holdout(Path(args.model))
+    letters = evaluate_holdout(Path(args.model), LETTERS)
     tipdm = None if args.no_tipdm else evaluate_tipdm(Path(args.model))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    text = report(holdout, tipdm)
+    text = report(holdout, tipdm, letters)
     (RESULTS / "nlu.md").write_text(text, encoding="utf-8")
     summary = {k: v for k, v in holdout.items() if not k.endswith(("confusion", "pairs"))}
+    summary["letters"] = {k: v for k, v in letters.items() if not k.endswith(("confusion", "pairs"))}
     if tipdm:
         summary["tipdm_accuracy"] = tipdm["accuracy"]
+        summary["tipdm_urgency_flags"] = tipdm["urgency_flags"]
     (RESULTS / "nlu.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     print(text.split("## Intent confusion")[0])
     return holdout

@@ -51,6 +51,7 @@ def test_harmless_mentions_are_not_urgent(text):
     "如果半夜有人突发心梗，后果不堪设想",
     "家里的救命钱都被这家公司骗走了",
     "工地的渣土车排放黑烟，路过的人都呛得不行",
+    "近年来各地发生过好几起楼道里电动车起火的事故，我们楼也天天有人充电",
     "In case of a fire, nobody could get out through that locked exit.",
 ])
 def test_feared_or_long_past_dangers_are_not_emergencies_now(text):
