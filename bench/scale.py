@@ -24,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
@@ -32,6 +31,7 @@ from typing import Dict, Iterator, List, Optional
 from bench import conversations, plots
 from bench.latency import concurrently, summarise
 from bench.stack import Reply, free_port, request
+from connectors.production_env import production_env, without_channel_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -86,17 +86,12 @@ def production_stack(processes: int, databases: Dict[str, str], redis_prefix: st
 
     upgrade_db(databases["tickets"])
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    redis = urllib.parse.urlsplit(REDIS_URL)
     token, action_port = secrets.token_urlsafe(24), free_port()
-    env = dict(os.environ, DATABASE_URL=databases["tickets"], LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
-               RASA_TELEMETRY_ENABLED="false", VAR_DIR=str(tmp), RASA_TOKEN=token,
-               RASA_ENDPOINTS="endpoints.production.yml", TRACKER_STORE_URL=databases["tracker"],
-               ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port}/webhook",
-               REDIS_HOST=redis.hostname or "127.0.0.1", REDIS_PORT=str(redis.port or 6379),
-               REDIS_DB=(redis.path or "/0").strip("/") or "0", REDIS_PASSWORD=redis.password or "",
-               REDIS_KEY_PREFIX=redis_prefix, SQL_POOL_SIZE="5", SQL_MAX_OVERFLOW="10", RABBITMQ_URL="")
-    for name in [k for k in env if k.startswith(("WECHAT_", "TELEGRAM_"))]:
-        del env[name]
+    env = dict(without_channel_secrets(os.environ), DATABASE_URL=databases["tickets"], LOG_LEVEL="WARNING",
+               PYTHONUNBUFFERED="1", RASA_TELEMETRY_ENABLED="false", VAR_DIR=str(tmp), RASA_TOKEN=token,
+               RABBITMQ_URL="",
+               **production_env(tracker_url=databases["tracker"], action_url=f"http://127.0.0.1:{action_port}/webhook",
+                                redis_url=REDIS_URL, redis_prefix=redis_prefix))
     log = open(tmp / "stack.log", "wb")
     argvs = [[sys.executable, "-m", "actions", "--port", str(action_port)]]
     ports = [free_port() for _ in range(processes)]

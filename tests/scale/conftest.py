@@ -31,6 +31,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
+from connectors.production_env import production_env, without_channel_secrets
 from tests.conftest import ROOT, free_port
 from tests.pg import first_line, fresh_databases
 from tests.rabbitmq import fresh_exchange
@@ -192,24 +193,16 @@ def scale_stack(model_path, scale_databases, scale_redis, scale_broker, tmp_path
         "RABBITMQ_EXCHANGE": scale_broker.exchange,
     })
     action_env = dict(env, ACTION_HOST="127.0.0.1")
-    rasa_env = dict(env, **{
+    rasa_env = dict(without_channel_secrets(env), **production_env(
+        tracker_url=scale_databases["tracker"], action_url=f"http://127.0.0.1:{action_port}/webhook",
+        redis_url=REDIS_URL, redis_prefix=str(scale_redis["prefix"])), **{
         "RASA_TOKEN": token,
         "RASA_HOST": "127.0.0.1",
         "RASA_MODEL": str(model_path),
-        "RASA_ENDPOINTS": "endpoints.production.yml",
-        "TRACKER_STORE_URL": scale_databases["tracker"],
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
-        "REDIS_HOST": str(scale_redis["host"]), "REDIS_PORT": str(scale_redis["port"]),
-        "REDIS_DB": str(scale_redis["db"]), "REDIS_PASSWORD": str(scale_redis["password"]),
-        "REDIS_KEY_PREFIX": str(scale_redis["prefix"]),
-        "SQL_POOL_SIZE": "5", "SQL_MAX_OVERFLOW": "10",
         # the web chat's sockets shared between the processes (connectors/socketio.py)
         "SOCKETIO_MESSAGE_QUEUE": f"redis://{scale_redis['host']}:{scale_redis['port']}/{scale_redis['db']}",
         "SOCKETIO_CHANNEL": f"{scale_redis['prefix']}socketio",
     })
-    # No channel secrets from the developer's environment: only the REST channel is on.
-    for name in [k for k in rasa_env if k.startswith(("WECHAT_", "TELEGRAM_"))]:
-        del rasa_env[name]
     services: List[Service] = []
     started = time.monotonic()
     try:

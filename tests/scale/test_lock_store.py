@@ -23,7 +23,6 @@ def contend(store_class, redis_info, threads: int, rounds: int):
     guard = threading.Lock()
 
     def worker():
-        nonlocal inside, peak, done
         store = store_class(host=redis_info["host"], port=redis_info["port"], db=redis_info["db"],
                             password=redis_info["password"] or None, key_prefix=prefix)
 
