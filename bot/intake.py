@@ -52,18 +52,47 @@ def extract_phone(text: str) -> Optional[str]:
     return "".join(match.groups()) if match else None
 
 
+# Words a span may begin with that are not part of the place ("我是幸福里小区5栋" → 幸福里小区5栋).
+_LEAD_IN = re.compile(r"^(?:投诉|举报|反映|关于|尊敬的|您好|你好|我们家|我们是|我们|我家|我是|本人|住在|家住|我住|位于|地址是|地址|地点是|地点|就在|在)+")
+# 社区 after one of these is the residents' committee as an institution ("向社区反映", "尊敬的社区领导"),
+# not a named place.
+_INSTITUTION = re.compile(r"(?:^|[向找给到跟和与问让请被由对从的])社区$")
+_SPECIFIC = re.compile(r"\d\s*(?:栋|号楼|幢|座|单元|室|楼)|\d{3,}|[路街巷弄]\s*\d+\s*号")
+
+
+# Characters that end a clause's subject or verb, not a place name's: a name starts after the last
+# of them ("去年我父亲在小区" is not a place; "和平路", "都市花园" keep their 和 and 都).
+_NOT_IN_NAMES = re.compile(r"[我你他她们的了是在被把说也就又还很太要能望入进住搬到去或打]")
+
+
+def _zh_candidates(simplified: str):
+    for match in _LOCATION_ZH.finditer(simplified):
+        start, end = match.span()
+        lead = _LEAD_IN.match(match.group(0))
+        if lead and lead.end() < end - start:
+            start += lead.end()
+        cut = [m.end() for m in _NOT_IN_NAMES.finditer(simplified, start, end)]
+        if cut and cut[-1] < end:
+            start = cut[-1]
+        span = simplified[start:end]
+        if _INSTITUTION.search(span) or span in {"小区", "社区"}:
+            continue
+        yield start, end
+
+
 def extract_location(text: str) -> Optional[str]:
-    """An address-like span (compound, building, unit, room) if the text names one."""
+    """An address-like span (compound, building, unit, room) if the text names one; in a long
+    message the most specific (with a building, room or street number), else the first."""
     plain = unicodedata.normalize("NFKC", text or "")
     simplified = _plain(text)
-    for pattern, source in ((_LOCATION_ZH, simplified), (_LOCATION_EN, plain)):
-        match = pattern.search(source)
-        if match:
-            # Quote the resident's own characters (Traditional stays Traditional).
-            start, end = match.span()
-            original = plain[start:end] if len(plain) == len(simplified) else match.group(0)
-            return original.strip(" ,，")
-    return None
+    candidates = list(_zh_candidates(simplified))
+    if candidates:
+        start, end = max(candidates, key=lambda span: bool(_SPECIFIC.search(simplified[span[0]:span[1]])))
+        # Quote the resident's own characters (Traditional stays Traditional).
+        original = plain[start:end] if len(plain) == len(simplified) else simplified[start:end]
+        return original.strip(" ,，")
+    match = _LOCATION_EN.search(plain)
+    return match.group(0).strip(" ,，") if match else None
 
 
 def is_decline(text: str) -> bool:

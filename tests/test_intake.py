@@ -100,3 +100,18 @@ def test_ratings(text, expected):
 @pytest.mark.parametrize("text", ["楼上又在装修了", "13812345678", "6", "0", "查询 GD20261124-0007"])
 def test_not_ratings(text):
     assert parse_rating(text) is None
+
+
+# Letters name the institution before the place, and the place inside a sentence.
+@pytest.mark.parametrize("text,expected", [
+    ("尊敬的社区领导：您好！我是幸福里小区5栋2单元的住户。楼道里长期停放电动车", "幸福里小区5栋2单元"),
+    ("下个月要搬进阳光花园8栋1506室，想问一下", "阳光花园8栋1506室"),
+    ("投诉和平小区门口的烧烤摊", "和平小区"),
+    ("我们多次向社区反映，至今没有解决", None),
+    ("去年我父亲在小区东门外摔倒，至今没人管", None),
+    # the first specific place: where the problem is comes before where the resident lives
+    ("小区东门外和平路12号门口的井盖丢了，我住在幸福里小区3栋", "小区东门外和平路12号"),
+    ("我是幸福里小区的居民，3栋门口的井盖丢了", "3栋"),
+])
+def test_locations_in_letters(text, expected):
+    assert extract_location(text) == expected
