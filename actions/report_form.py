@@ -81,6 +81,15 @@ class ActionAskReportLocation(_Ask):
 class ActionAskReportPhone(_Ask):
     slot, text_key = "report_phone", "report.ask_phone"
 
+    async def respond(self, turn: Turn) -> None:
+        # "Would you leave a number?" is a yes/no question: a bare "yes" asks for the number itself.
+        said_yes = _is_bare_yes(turn) and turn.tracker.get_slot("requested_slot") == self.slot
+        turn.say(render("report.phone_please" if said_yes else self.text_key, turn.lang))
+
+
+def _is_bare_yes(turn: Turn) -> bool:
+    return (is_confirm(turn.text) or turn.intent == "affirm") and not extract_phone(turn.text)
+
 
 class ActionAskReportConfirmed(ResidentAction):
     def name(self) -> str:
@@ -142,7 +151,8 @@ class ValidateReportForm(FormValidationAction):
             return self._cancel()
         if is_decline(turn.text) or turn.intent == "deny":
             return {"report_phone": NO_PHONE}
-        dispatcher.utter_message(text=render("report.bad_phone", turn.lang))
+        if not _is_bare_yes(turn):  # a yes gets its own prompt (ActionAskReportPhone)
+            dispatcher.utter_message(text=render("report.bad_phone", turn.lang))
         return {}
 
     async def extract_report_confirmed(self, dispatcher, tracker, domain) -> Dict[Text, Any]:

@@ -49,6 +49,21 @@ def test_the_first_message_can_carry_everything_but_the_confirmation(stack):
     assert NUMBER.search(done)
 
 
+def test_a_letter_is_filed_with_its_place_and_a_yes_to_the_phone_question_asks_for_the_number(stack):
+    who = sender()
+    letter = ("尊敬的社区领导：您好！我是幸福里小区5栋2单元的住户。我们单元一楼楼道长期停放七八辆电动车，"
+              "还有住户从窗户拉电线给电动车充电，常常整夜充电，万一出事后果不堪设想。我跟物业反映过三次，"
+              "物业贴了一张通知就没下文了。恳请社区联合物业尽快清理，并增设集中充电棚。")
+    first = " ".join(stack.say(who, letter))
+    assert "119" not in first  # a feared fire is not an emergency now
+    assert "手机号" in first  # the letter said where: the bot went on to the phone number
+    yes = stack.say(who, "好的")
+    assert yes == ["好的，请直接发您的11位手机号；不想留请回复“不留”。"], yes
+    summary = " ".join(stack.say(who, "13812345678"))
+    assert "地点：幸福里小区5栋2单元" in summary and "尊敬的社区" not in summary.split("地点：")[1]
+    assert NUMBER.search(" ".join(stack.say(who, "确认")))
+
+
 def test_correction_and_cancel(stack):
     who = sender()
     stack.say(who, "小区东门的路灯坏了一个礼拜了 晚上黑乎乎的")
