@@ -10,7 +10,7 @@ training data + Rasa version; for ours bot/cli's training fingerprint) is unchan
 run has an empty Rasa cache of its own, so the time is a full training.
 
 <cache> is BENCH_CACHE, else ~/.cache/community-bot/bench (XDG_CACHE_HOME honoured): outside the
-checkout, because the default model takes 30–100 min on 2 cores and depends only on the data, not
+checkout, because the default model takes 30 min–2 h on 2 cores and depends only on the data, not
 on the clone, so a fresh clone on the same machine finds it (`make bench` then takes ≈ 7–12 min).
 
     .venv/bin/python -m bench.training [--force]
@@ -48,7 +48,7 @@ language: en
 """
 
 
-TYPICAL_TIME = {"ours": "≈ 1 min", "default": "30–100 min"}
+TYPICAL_TIME = {"ours": "≈ 1 min", "default": "30 min–2 h"}
 
 
 def _hash_inputs(*texts: str, paths=("domain.yml", "nlu_data")) -> str:
@@ -123,7 +123,7 @@ def _cached(kind: str, fingerprint: str, config: Path, force: bool, stale_ok: bo
 def default_model(force: bool = False) -> Dict:
     """{"model": path, "train_seconds", "trained_at", "reused", "stale"} for Rasa's default pipeline.
 
-    Its training takes 30–100 min on 2 cores, so BENCH_REUSE_DEFAULT=1 keeps a cached model trained on
+    Its training takes 30 min–2 h on 2 cores, so BENCH_REUSE_DEFAULT=1 keeps a cached model trained on
     older training data (the reports then say so) instead of training it again."""
     config = CACHE / "default-config.yml"
     config.parent.mkdir(parents=True, exist_ok=True)
