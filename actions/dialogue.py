@@ -56,10 +56,10 @@ class ActionAffirmIdle(ResidentAction):
         if turn.tracker.get_slot("handoff_offered"):
             turn.events.append(SlotSet("handoff_offered", None))
             hand_over(turn, "policy_unanswered")
+        # In a form ("方便留个手机号吗？" "好的") the form runs next and asks in its own words;
+        # "还有什么可以帮您？" there read as if the report had been dropped.
         elif not (turn.tracker.active_loop or {}).get("name"):
             turn.say(render("affirm_idle", turn.lang))
-        # In a form ("方便留个手机号吗？" "好的"), the form runs next and asks in its own words;
-        # "还有什么可以帮您？" there read as if the report had been dropped.
 
 
 class ActionDenyIdle(_TextAction):

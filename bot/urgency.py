@@ -5,6 +5,7 @@ A lexicon layer that works whatever the classifier thinks: the rules are data
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,20 +33,38 @@ class _Kind:
 _CLAUSE_END = re.compile(r"[,.!?;:~\n。、…﹔]|(?<=[\u4e00-\u9fff])\s|\s(?=[\u4e00-\u9fff])")
 
 
+# Markers are looked for this many characters either side of a danger word at most (within its
+# clause), so that a 20,000-character message of danger words costs linear time.
+_WINDOW = 40
+
+
+class _Clauses:
+    """Where the clauses of one text end, for finding the clause around any position."""
+
+    def __init__(self, text: str) -> None:
+        marks = [(m.start(), m.end()) for m in _CLAUSE_END.finditer(text)]
+        self.starts, self.ends, self.length = [a for a, _ in marks], [b for _, b in marks], len(text)
+
+    def around(self, start: int, end: int) -> Tuple[int, int]:
+        before = bisect.bisect_right(self.ends, start) - 1
+        after = bisect.bisect_left(self.starts, end)
+        opening = self.ends[before] if before >= 0 else 0
+        closing = self.starts[after] if after < len(self.starts) else self.length
+        return max(opening, start - _WINDOW), min(closing, end + _WINDOW)
+
+
 @dataclass(frozen=True)
 class _Narration:
     before: re.Pattern
     after: re.Pattern
     now: re.Pattern
 
-    def discounts(self, text: str, start: int, end: int) -> bool:
+    def discounts(self, text: str, clauses: _Clauses, start: int, end: int) -> bool:
         """Whether the danger word at text[start:end] is told as hypothetical, long past or a risk."""
-        opening = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
-        closing = _CLAUSE_END.search(text, end)
-        clause_end = closing.start() if closing else len(text)
-        if self.now.search(text, opening, clause_end):
+        opening, closing = clauses.around(start, end)
+        if self.now.search(text, opening, closing):
             return False
-        return bool(self.before.search(text, opening, start) or self.after.match(text, end, clause_end))
+        return bool(self.before.search(text, opening, start) or self.after.match(text, end, closing))
 
 
 def _either(spec: dict, key: str) -> re.Pattern:
@@ -84,14 +103,15 @@ def detect_urgency(text: str) -> List[str]:
         cleaned = norm
         for pattern in kind.harmless:
             cleaned = pattern.sub(" ", cleaned)
-        if any(_told_as_now(p, cleaned) for p in kind.patterns):
+        clauses = _Clauses(cleaned)
+        if any(_told_as_now(p, cleaned, clauses) for p in kind.patterns):
             found.append(kind.name)
     return found
 
 
-def _told_as_now(pattern: re.Pattern, text: str) -> bool:
+def _told_as_now(pattern: re.Pattern, text: str, clauses: _Clauses) -> bool:
     narration = _narration()
-    return any(not narration.discounts(text, m.start(), m.end()) for m in pattern.finditer(text))
+    return any(not narration.discounts(text, clauses, m.start(), m.end()) for m in pattern.finditer(text))
 
 
 def emergency_number(kind: str) -> str:

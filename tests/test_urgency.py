@@ -84,6 +84,9 @@ def test_several_kinds_in_order_of_the_lexicon():
 
 def test_long_messages_are_scanned_whole():
     assert detect_urgency("物业不作为" * 3000 + "现在楼下着火了") == ["fire"]
+    # 5,000 feared fires in one clause: each is read in its own neighbourhood (linear time, 0.2 s here)
+    assert detect_urgency("一旦着火" * 5000) == []
+    assert detect_urgency("一旦着火" * 5000 + "，现在真的着火了") == ["fire"]
 
 
 def test_the_model_layer_catches_what_the_lexicon_lacks():
