@@ -208,7 +208,7 @@ def parse_routing(data: Mapping, source: str = "<routing>") -> RoutingTable:
     units = _parse_units(data.get("units"), fail)
     categories = _parse_categories(data.get("categories"), units, fail)
 
-    default_limits = _limits(data.get("limits") or {}, f"limits", fail, required=True)
+    default_limits = _limits(data.get("limits") or {}, "limits", fail, required=True)
     intent_limits = {}
     for intent, spec in (data.get("intent_limits") or {}).items():
         if intent not in INTENTS:
