@@ -5,7 +5,10 @@ from rasa_sdk.events import SlotSet
 
 from actions.base import ResidentAction, Turn
 from actions.handoff import hand_over
+from bot.intake import is_substantive
 from bot.texts import render
+
+LONG_MESSAGE = 80  # characters: a message this long that the bot cannot place goes to staff at once
 
 
 class _TextAction(ResidentAction):
@@ -93,6 +96,10 @@ class ActionFallback(ResidentAction):
         elif _user_intents(turn, 2) == ["nlu_fallback", "nlu_fallback"]:
             # Not understood twice in a row: a person takes over.
             turn.say(render("fallback_twice", turn.lang))
+            hand_over(turn, "not_understood")
+        elif len(turn.text.strip()) >= LONG_MESSAGE and is_substantive(turn.text):
+            # Someone who wrote a whole letter is not asked to say it again in other words.
+            turn.say(render("fallback_long", turn.lang))
             hand_over(turn, "not_understood")
         else:
             turn.say(render("fallback", turn.lang))

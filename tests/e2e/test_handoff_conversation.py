@@ -54,6 +54,13 @@ def test_not_understood_twice_goes_to_staff(stack):
     assert tracker(stack, who)["paused"] is True
 
 
+def test_a_long_message_not_understood_goes_to_staff_at_once(stack):
+    who = sender()
+    replies = " ".join(stack.say(who, "zxqv blorp quindle " * 6))
+    assert "passing it to a member of staff" in replies
+    assert tracker(stack, who)["paused"] is True
+
+
 def test_an_urgent_message_reaches_the_staff_queue_at_once_and_the_bot_keeps_helping(stack):
     who = sender()
     replies = stack.say(who, "楼道里全是烟 好像着火了")
