@@ -20,12 +20,19 @@ from bot.texts import category_name, render
 
 FORM_SLOTS = ("report_description", "report_location", "report_phone", "report_confirmed")
 NO_PHONE = "none"
-MAX_FIELD = 500  # a 20,000-character message is kept in the transcript, not in a ticket field
+# A letter to the community (often 300–1,500 characters) is kept whole in the ticket; a 20,000-character
+# message is kept in the transcript, not in a ticket field.
+MAX_FIELD = 2000
+PREVIEW = 120  # characters of a long description shown back in the confirmation
 
 
 def _clip(text: str) -> str:
     text = " ".join((text or "").split())
     return text[:MAX_FIELD]
+
+
+def _preview(text: str) -> str:
+    return text if len(text) <= PREVIEW else text[:PREVIEW] + "…"
 
 
 class ActionStartReport(ResidentAction):
@@ -55,7 +62,7 @@ def _summary(tracker: Tracker, lang: str, slots: Dict[str, Any]) -> str:
 
     phone = value("report_phone")
     shown_phone = render("report.no_phone", lang) if phone in (None, NO_PHONE) else phone
-    return render("report.confirm", lang, description=value("report_description") or "",
+    return render("report.confirm", lang, description=_preview(value("report_description") or ""),
                   location=value("report_location") or "", phone=shown_phone)
 
 

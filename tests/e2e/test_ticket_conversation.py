@@ -1,6 +1,10 @@
 """Filing a complaint through the REST channel, checking it, and the owner-only status rule."""
 import re
+import unicodedata
 import uuid
+
+from bot.db import Database
+from bot.tickets.models import Ticket
 
 NUMBER = re.compile(r"GD\d{8}-\d{4}")
 
@@ -61,7 +65,13 @@ def test_a_letter_is_filed_with_its_place_and_a_yes_to_the_phone_question_asks_f
     assert yes == ["好的，请直接发您的11位手机号；不想留请回复“不留”。"], yes
     summary = " ".join(stack.say(who, "13812345678"))
     assert "地点：幸福里小区5栋2单元" in summary and "尊敬的社区" not in summary.split("地点：")[1]
-    assert NUMBER.search(" ".join(stack.say(who, "确认")))
+    assert "增设集中充电棚" not in summary and "…" in summary  # the letter is previewed, not echoed whole
+    number = NUMBER.search(" ".join(stack.say(who, "确认"))).group(0)
+    db = Database(stack.database_url)
+    with db.session(read_only=True) as session:  # but the ticket keeps all of it
+        kept = session.query(Ticket).filter_by(number=number).one().description
+    assert kept == unicodedata.normalize("NFKC", letter)  # as the pipeline reads it: full-width marks as ASCII
+    db.dispose()
 
 
 def test_correction_and_cancel(stack):
