@@ -51,12 +51,22 @@ def _first_action_after_user(tracker: Tracker) -> bool:
     return True
 
 
+def _resident_words(tracker: Tracker) -> str:
+    """The latest message as the resident wrote it. The parse result's text is what the classifiers
+    saw (bot.language.normalise_for_nlu: Simplified, lower-case, full-width marks as ASCII); tickets,
+    handoff summaries and quoted addresses keep the resident's own script and characters."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            return event.get("text") or ""
+    return (tracker.latest_message or {}).get("text") or ""
+
+
 def read_turn(tracker: Tracker) -> Turn:
     latest = tracker.latest_message or {}
     entities = latest.get("entities") or []
     return Turn(
         sender_id=tracker.sender_id,
-        text=latest.get("text") or "",
+        text=_resident_words(tracker),
         intent=(latest.get("intent") or {}).get("name") or "",
         lang=language_for(tracker.get_slot("language"), entities),
         category=entity_value(entities, "category") or "other",

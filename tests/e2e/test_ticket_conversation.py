@@ -1,6 +1,5 @@
 """Filing a complaint through the REST channel, checking it, and the owner-only status rule."""
 import re
-import unicodedata
 import uuid
 
 from bot.db import Database
@@ -70,8 +69,23 @@ def test_a_letter_is_filed_with_its_place_and_a_yes_to_the_phone_question_asks_f
     db = Database(stack.database_url)
     with db.session(read_only=True) as session:  # but the ticket keeps all of it
         kept = session.query(Ticket).filter_by(number=number).one().description
-    assert kept == unicodedata.normalize("NFKC", letter)  # as the pipeline reads it: full-width marks as ASCII
+    assert kept == letter  # in the resident's own characters, not the classifiers' normalised text
     db.dispose()
+
+
+def test_the_ticket_keeps_the_residents_own_words(stack):
+    # The classifiers read Simplified, lower-case text; the ticket keeps what the resident wrote.
+    for text, confirm in (("陽光花園3棟樓道的燈壞了一個禮拜 晚上黑漆漆的 電話13912345678", "確認"),
+                          ("The lift in Block 5 of Sunny Garden has been broken since Monday, call me on 13912345678",
+                           "yes")):
+        who = sender()
+        stack.say(who, text)
+        number = NUMBER.search(" ".join(stack.say(who, confirm))).group(0)
+        db = Database(stack.database_url)
+        with db.session(read_only=True) as session:
+            ticket = session.query(Ticket).filter_by(number=number).one()
+            assert ticket.description == text and ticket.location in text, (ticket.description, ticket.location)
+        db.dispose()
 
 
 def test_correction_and_cancel(stack):
