@@ -69,6 +69,8 @@ def test_feared_or_long_past_dangers_are_not_emergencies_now(text):
     ("楼下有个老人晕倒后没人管", "medical"),
     ("电动车充电导致起火了", "fire"),
     ("the heater I bought last year caught fire", "fire"),
+    ("我天天被老公家暴", "police"),                           # recurring violence is still violence
+    ("他经常打孩子 我很害怕", "police"),
 ])
 def test_dangers_told_as_now_stay_urgent(text, kind):
     assert kind in detect_urgency(text)
