@@ -91,7 +91,7 @@ def production_stack(processes: int, databases: Dict[str, str], redis_prefix: st
                PYTHONUNBUFFERED="1", RASA_TELEMETRY_ENABLED="false", VAR_DIR=str(tmp), RASA_TOKEN=token,
                RABBITMQ_URL="",
                **production_env(tracker_url=databases["tracker"], action_url=f"http://127.0.0.1:{action_port}/webhook",
-                                redis_url=REDIS_URL, redis_prefix=redis_prefix))
+                                redis_url=REDIS_URL, redis_prefix=redis_prefix, pool_size=5, max_overflow=10))
     log = open(tmp / "stack.log", "wb")
     argvs = [[sys.executable, "-m", "actions", "--port", str(action_port)]]
     ports = [free_port() for _ in range(processes)]

@@ -6,7 +6,7 @@ scale-out test (tests/scale) and benchmark (bench/scale.py) to start real produc
 from __future__ import annotations
 
 import urllib.parse
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional
 
 # Channel secrets switch channels on (connectors/serve.py); a stack started from a developer's shell
 # must not pick them up and talk to WeChat or Telegram.
@@ -14,10 +14,12 @@ _CHANNEL_SECRETS = ("WECHAT_", "TELEGRAM_")
 
 
 def production_env(*, tracker_url: str, action_url: str, redis_url: str, redis_prefix: str,
-                   pool_size: int = 5, max_overflow: int = 10) -> Dict[str, str]:
+                   pool_size: Optional[int] = None, max_overflow: Optional[int] = None) -> Dict[str, str]:
     """RASA_ENDPOINTS and every variable endpoints.production.yml expands, except the event broker's
-    (connectors/serve.py defaults those to "off"). `redis_prefix`: letters and digits only."""
+    (connectors/serve.py defaults those to "off"). `redis_prefix`: letters and digits only. The
+    tracker store's pool per process is Rasa's default (50 + 100 overflow) unless given."""
     redis = urllib.parse.urlsplit(redis_url)
+    pools = {"SQL_POOL_SIZE": pool_size, "SQL_MAX_OVERFLOW": max_overflow}
     return {
         "RASA_ENDPOINTS": "endpoints.production.yml",
         "TRACKER_STORE_URL": tracker_url,
@@ -27,8 +29,7 @@ def production_env(*, tracker_url: str, action_url: str, redis_url: str, redis_p
         "REDIS_DB": (redis.path or "/0").strip("/") or "0",
         "REDIS_PASSWORD": urllib.parse.unquote(redis.password or ""),
         "REDIS_KEY_PREFIX": redis_prefix,
-        "SQL_POOL_SIZE": str(pool_size),
-        "SQL_MAX_OVERFLOW": str(max_overflow),
+        **{name: str(size) for name, size in pools.items() if size is not None},
     }
 
 

@@ -195,7 +195,7 @@ def scale_stack(model_path, scale_databases, scale_redis, scale_broker, tmp_path
     action_env = dict(env, ACTION_HOST="127.0.0.1")
     rasa_env = dict(without_channel_secrets(env), **production_env(
         tracker_url=scale_databases["tracker"], action_url=f"http://127.0.0.1:{action_port}/webhook",
-        redis_url=REDIS_URL, redis_prefix=str(scale_redis["prefix"])), **{
+        redis_url=REDIS_URL, redis_prefix=str(scale_redis["prefix"]), pool_size=5, max_overflow=10), **{
         "RASA_TOKEN": token,
         "RASA_HOST": "127.0.0.1",
         "RASA_MODEL": str(model_path),
