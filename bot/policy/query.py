@@ -16,6 +16,7 @@ import yaml
 from .corpus import Document
 from .script import DATA_DIR, normalise
 from .tokens import STOPWORDS, segmenter
+from ..asking import asking_part
 
 EN_STOPWORDS = frozenset("""
 a an the of in on at to for with by from about as and or but if so than then also just not no nor
@@ -241,37 +242,9 @@ _QUANTITY_EN = re.compile(r"\bhow (much|many|big|large|wide|high)\b|\bwhat (size
                           r"\b(minimum|maximum|at least|at most)\b", re.I)
 
 
-# A letter wraps its question in a greeting, an introduction, a story and thanks, and each of their
-# words would count against every provision's coverage. In a long message the question is the
-# sentences that ask, and in them the asking clauses with a clause that puts the topic first
-# ("关于网格员的产生，有什么规定？"). The places it names anywhere still decide whose rules answer.
-FOCUS_MIN_CHARS = 40
-_SENTENCE_END = re.compile(r"(?<=[。！!？?\n])|(?<=\.)\s+")
-_CLAUSE = re.compile(r"[^，,；;：:]+")  # not 、: it lists, it does not end a clause
-_TOPIC_FIRST = re.compile(r"^\s*(关于|对于|针对|按照|根据|依照|按)")
-_ASKING = re.compile(r"[？?]|请问|想问|问一下|问问|咨询|请教|吗|怎么|怎样|如何|多少|哪些|哪个|哪里|哪儿|什么|是否|能否|可否|"
-                     r"可不可以|能不能|有没有|要不要|是不是|由谁|谁来|谁负责|"
-                     r"\b(what|which|who|whom|whose|how|when|where|whether|why|could you|can you|would you|"
-                     r"please (tell|explain|let me know)|i (would like|want|wish) to know|i wonder)\b", re.I)
-
-
-def asking_part(text: str) -> str:
-    """The part of a long message that asks; the whole text when it is short or asks nowhere."""
-    if len(text) < FOCUS_MIN_CHARS:
-        return text
-    kept = []
-    for sentence in _SENTENCE_END.split(text):
-        if not _ASKING.search(sentence):
-            continue
-        if re.search(r"[\u4e00-\u9fff]", sentence):
-            clauses = _CLAUSE.findall(sentence)
-            sentence = "，".join(c for i, c in enumerate(clauses)
-                                if _ASKING.search(c) or (_TOPIC_FIRST.match(c) and i + 1 < len(clauses)))
-        kept.append(sentence)
-    return " ".join(kept) or text
-
-
 def analyse(question: str, lang: str, docs: dict[str, Document]) -> Query:
+    # A letter's greeting, introduction and thanks would count against every provision's coverage;
+    # the places it names anywhere still decide whose rules answer.
     cities, other, _ = find_places(question, docs)
     question = asking_part(normalise(question))
     _, _, rest = find_places(question, docs)

@@ -27,3 +27,10 @@ def test_unanswerable_question_cites_nothing_and_offers_staff(stack):
     assert "《" not in replies
     followup = " ".join(stack.say(who, "好的"))
     assert "工作人员" in followup
+
+
+def test_a_question_inside_a_letter_is_answered_from_the_city_it_names(stack):
+    letter = ("尊敬的社区领导：您好！我是温州的一名退休教师，对社区的事情一直很关心。"
+              "想问一下，按规定居委会下面要设哪些委员会？盼回复，谢谢！")
+    replies = " ".join(stack.say(sender(), letter))
+    assert "《温州市城乡社区规范化建设暂行办法》" in replies and CITATION.search(replies), replies

@@ -1,0 +1,62 @@
+"""The part of a long message that asks (bot/asking.py), and what it does for the intent of letters."""
+import asyncio
+import logging
+
+import pytest
+
+from bot.asking import asking_part, is_rhetorical
+
+
+def test_a_short_message_is_its_own_question():
+    assert asking_part("网格长由谁担任？") == "网格长由谁担任？"
+
+
+def test_a_letter_keeps_its_asking_sentences_and_a_topic_put_first():
+    letter = ("尊敬的社区领导：您好！我是温州的一名退休教师，平时喜欢参加社区活动。"
+              "想问一下，关于居委会的下属委员会，按规定要设哪些？我想报名参加。盼回复，谢谢！")
+    assert asking_part(letter) == "想问一下，关于居委会的下属委员会，按规定要设哪些？"
+
+
+def test_an_english_letter_keeps_its_question():
+    letter = ("Dear Sir or Madam, I moved here last spring and volunteer at the centre. "
+              "Could you tell me which committees the residents' committee has to set up? Thank you.")
+    assert asking_part(letter) == "Could you tell me which committees the residents' committee has to set up?"
+
+
+def test_a_letter_that_asks_nothing_is_kept_whole():
+    letter = "尊敬的领导：我们小区门口的路灯坏了两个月了，晚上一片漆黑，老人出门很不方便，恳请尽快修复。"
+    assert asking_part(letter) == letter
+
+
+def test_complaining_questions_are_told_apart():
+    assert is_rhetorical("生产二十多年了，为什么还不取缔？") and is_rhetorical("到底有没有人管？")
+    assert not is_rhetorical("按规定居委会下面要设哪些委员会？")
+
+
+# Residents' questions about the rules (tests/policy) wrapped in letters written for this test.
+LETTERS = ["尊敬的社区领导：您好！我是本小区的一名居民，平时比较关注社区的事情。{q}盼回复，谢谢！",
+           "您好，打扰一下。我家老人最近总问起这个事，我也说不清楚，所以来问问：{q}麻烦您解答，非常感谢。"]
+
+
+def test_questions_about_the_rules_inside_letters_are_consultations(model_path):
+    import sys
+
+    from rasa.core.agent import load_agent
+    from rasa.utils.log_utils import configure_structlog
+
+    from tests.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import policy_bench
+
+    configure_structlog(logging.WARNING)
+    questions = [q["q"] for q in policy_bench.load_questions() if q["lang"] == "zh-Hans"]
+
+    async def intents():
+        agent = await load_agent(model_path=str(model_path))
+        return [(await agent.parse_message(letter.format(q=q.rstrip("？?") + "？")))["intent"]["name"]
+                for q in questions for letter in LETTERS]
+
+    found = asyncio.run(intents())
+    # 0.58 on the whole letter alone; the asking sentences' vote brought it to ≈ 0.78 (README).
+    assert found.count("consultation") / len(found) >= 0.7, found.count("consultation") / len(found)
