@@ -2,7 +2,6 @@
 import asyncio
 import logging
 
-
 from bot.asking import asking_part, is_rhetorical
 
 
