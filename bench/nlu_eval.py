@@ -22,6 +22,14 @@ HOLDOUT = ROOT / "tests" / "nlu_holdout" / "holdout.yml"
 # Long formal letters (message-board style), written apart from the training letters in nlu_data.
 LETTERS = ROOT / "tests" / "nlu_holdout" / "letters.yml"
 TIPDM = ROOT.parent / "shared" / "benchmarks" / "tipdm2020" / "messages_heldout_1842.csv"
+# Residents' questions about the rules (tests/policy) put inside a letter: a greeting, who is writing,
+# the question, thanks. Also used by tests/test_policy_answer.py and tests/test_asking.py.
+LETTER_WRAPPERS = {
+    "zh-Hans": ["尊敬的社区领导：您好！我是本小区的一名居民，平时比较关注社区的事情。{q}盼回复，谢谢！",
+                "您好，打扰一下。我家老人最近总问起这个事，我也说不清楚，所以来问问：{q}麻烦您解答，非常感谢。"],
+    "zh-Hant": ["尊敬的社區領導：您好！我是本小區的一名居民，平時比較關注社區的事情。{q}盼回覆，謝謝！"],
+    "en": ["Dear Sir or Madam, I am a resident here and I care about our neighbourhood. {q} Thank you very much."],
+}
 RESULTS = ROOT / "bench" / "results"
 MEASURED = ("complaint", "service_request", "consultation")
 # The README of the TipDM data gives this mapping from our categories to its department classes.
@@ -126,6 +134,23 @@ def evaluate_holdout(model: Path, path: Path = HOLDOUT) -> Dict:
     }
 
 
+def in_letters(question: str, lang: str) -> List[str]:
+    """The question inside each of its language's letters (a question mark added when it has none)."""
+    ending = "" if question.rstrip().endswith(("？", "?", "。", ".")) else ("?" if lang == "en" else "？")
+    return [letter.format(q=question + ending) for letter in LETTER_WRAPPERS[lang]]
+
+
+def evaluate_policy_letters(model: Path) -> Dict:
+    """How often a policy question inside a letter is taken as a consultation (alone, for comparison)."""
+    from bench.policy_bench import load_questions
+
+    questions = load_questions()
+    alone = parse_all(model, [q["q"] for q in questions])
+    wrapped = parse_all(model, [text for q in questions for text in in_letters(q["q"], q["lang"])])
+    share = lambda parsed: sum(p["intent"]["name"] == "consultation" for p in parsed) / len(parsed)  # noqa: E731
+    return {"questions": len(questions), "letters": len(wrapped), "alone": share(alone), "in_letters": share(wrapped)}
+
+
 def evaluate_tipdm(model: Path) -> Optional[Dict]:
     if not TIPDM.exists():
         return None
@@ -152,7 +177,16 @@ def letters_section(letters: Dict) -> List[str]:
             f"| urgency alarms | {len(letters['false_alarms'])} |", ""]
 
 
-def report(holdout: Dict, tipdm: Optional[Dict], letters: Optional[Dict] = None) -> str:
+def policy_letters_section(result: Dict) -> List[str]:
+    return ["## Policy questions inside letters", "",
+            f"The {result['questions']} residents' questions of tests/policy, each inside the letters of "
+            f"bench/nlu_eval.py's LETTER_WRAPPERS ({result['letters']} messages).", "",
+            "| taken as consultations | share |", "|---|---|",
+            f"| the question alone | {result['alone']:.3f} |", f"| inside a letter | {result['in_letters']:.3f} |", ""]
+
+
+def report(holdout: Dict, tipdm: Optional[Dict], letters: Optional[Dict] = None,
+           policy_letters: Optional[Dict] = None) -> str:
     h = holdout
     lines = [
         "# Understanding benchmark", "",
@@ -177,6 +211,8 @@ def report(holdout: Dict, tipdm: Optional[Dict], letters: Optional[Dict] = None)
               "## Category confusion", "", h["category_confusion"], ""]
     if letters:
         lines += letters_section(letters)
+    if policy_letters:
+        lines += policy_letters_section(policy_letters)
     if tipdm is None:
         lines += ["## TipDM 2020 real messages", "", f"Not measured: {TIPDM} is absent.", ""]
     else:
@@ -197,12 +233,14 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     args = parser.parse_args(argv)
     holdout = evaluate_holdout(Path(args.model))
     letters = evaluate_holdout(Path(args.model), LETTERS)
+    policy_letters = evaluate_policy_letters(Path(args.model))
     tipdm = None if args.no_tipdm else evaluate_tipdm(Path(args.model))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    text = report(holdout, tipdm, letters)
+    text = report(holdout, tipdm, letters, policy_letters)
     (RESULTS / "nlu.md").write_text(text, encoding="utf-8")
     summary = {k: v for k, v in holdout.items() if not k.endswith(("confusion", "pairs"))}
     summary["letters"] = {k: v for k, v in letters.items() if not k.endswith(("confusion", "pairs"))}
+    summary["policy_letters"] = policy_letters
     if tipdm:
         summary["tipdm_accuracy"] = tipdm["accuracy"]
         summary["tipdm_urgency_flags"] = tipdm["urgency_flags"]

@@ -2,6 +2,7 @@
 import asyncio
 import logging
 
+from bench.nlu_eval import in_letters
 from bot.asking import asking_part, is_rhetorical
 
 
@@ -31,29 +32,20 @@ def test_complaining_questions_are_told_apart():
     assert not is_rhetorical("按规定居委会下面要设哪些委员会？")
 
 
-# Residents' questions about the rules (tests/policy) wrapped in letters written for this test.
-LETTERS = ["尊敬的社区领导：您好！我是本小区的一名居民，平时比较关注社区的事情。{q}盼回复，谢谢！",
-           "您好，打扰一下。我家老人最近总问起这个事，我也说不清楚，所以来问问：{q}麻烦您解答，非常感谢。"]
-
-
+# Residents' questions about the rules (tests/policy) inside letters (bench/nlu_eval.py's LETTER_WRAPPERS).
 def test_questions_about_the_rules_inside_letters_are_consultations(model_path):
-    import sys
-
     from rasa.core.agent import load_agent
     from rasa.utils.log_utils import configure_structlog
 
-    from tests.conftest import ROOT
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    import policy_bench
+    from bench.policy_bench import load_questions
 
     configure_structlog(logging.WARNING)
-    questions = [q["q"] for q in policy_bench.load_questions() if q["lang"] == "zh-Hans"]
+    questions = [q["q"] for q in load_questions() if q["lang"] == "zh-Hans"]
 
     async def intents():
         agent = await load_agent(model_path=str(model_path))
-        return [(await agent.parse_message(letter.format(q=q.rstrip("？?") + "？")))["intent"]["name"]
-                for q in questions for letter in LETTERS]
+        return [(await agent.parse_message(letter))["intent"]["name"]
+                for q in questions for letter in in_letters(q, "zh-Hans")]
 
     found = asyncio.run(intents())
     # 0.58 on the whole letter alone; the asking sentences' vote brought it to ≈ 0.78 (README).

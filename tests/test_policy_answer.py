@@ -12,6 +12,7 @@ import yaml
 from bot.policy import answer_question
 from bot.policy.answer import PolicyAnswer
 from bot.policy.practical import answer_practical
+from bench.nlu_eval import in_letters
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -183,15 +184,6 @@ def test_policy_code_does_not_import_rasa():
         assert not re.search(r"^\s*(import|from)\s+rasa", path.read_text(encoding="utf-8"), re.M), path
 
 
-# A resident's letter: a greeting, who they are, the question, thanks. Written for this test.
-LETTERS = {
-    "zh-Hans": ["尊敬的社区领导：您好！我是本小区的一名居民，平时比较关注社区的事情。{q}盼回复，谢谢！",
-                "您好，打扰一下。我家老人最近总问起这个事，我也说不清楚，所以来问问：{q}麻烦您解答，非常感谢。"],
-    "zh-Hant": ["尊敬的社區領導：您好！我是本小區的一名居民，平時比較關注社區的事情。{q}盼回覆，謝謝！"],
-    "en": ["Dear Sir or Madam, I am a resident here and I care about our neighbourhood. {q} Thank you very much."],
-}
-
-
 def test_a_question_inside_a_letter_gets_the_same_answer_as_the_question_alone():
     # Before the letter's asking part was found, the introduction's words counted against every
     # provision: none of these letters was answered.
@@ -199,9 +191,8 @@ def test_a_question_inside_a_letter_gets_the_same_answer_as_the_question_alone()
     wrong = []
     for q in policy_bench.load_questions():
         alone = answer_question(q["q"], q["lang"], default_city=q.get("default_city"))
-        ending = "" if q["q"].rstrip().endswith(("？", "?", "。", ".")) else ("?" if q["lang"] == "en" else "？")
-        for letter in LETTERS[q["lang"]]:
-            wrapped = answer_question(letter.format(q=q["q"] + ending), q["lang"], default_city=q.get("default_city"))
+        for letter in in_letters(q["q"], q["lang"]):
+            wrapped = answer_question(letter, q["lang"], default_city=q.get("default_city"))
             total += 1
             same += wrapped.citation == alone.citation
             if q["article"] == "none" and wrapped.citation:
