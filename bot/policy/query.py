@@ -245,9 +245,11 @@ _QUANTITY_EN = re.compile(r"\bhow (much|many|big|large|wide|high)\b|\bwhat (size
 def analyse(question: str, lang: str, docs: dict[str, Document]) -> Query:
     # A letter's greeting, introduction and thanks would count against every provision's coverage;
     # the places it names anywhere still decide whose rules answer.
-    cities, other, _ = find_places(question, docs)
-    question = asking_part(normalise(question))
-    _, _, rest = find_places(question, docs)
+    cities, other, rest = find_places(question, docs)
+    whole = normalise(question)
+    question = asking_part(whole)
+    if question != whole:  # a short question is its own asking part: its places are already out
+        _, _, rest = find_places(question, docs)
     units: list[Unit] = []
     if lang == "en" or re.search(r"[a-zA-Z]{3,}", rest):
         latin = _CJK_RUN.sub(" ", rest)
