@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import List, Tuple
 
@@ -39,17 +39,24 @@ _WINDOW = 40
 
 
 class _Clauses:
-    """Where the clauses of one text end, for finding the clause around any position."""
+    """Where the clauses of one text end, for finding the clause around any position. Found at the
+    first danger word: most messages have none, and then nothing is scanned."""
 
     def __init__(self, text: str) -> None:
-        marks = [(m.start(), m.end()) for m in _CLAUSE_END.finditer(text)]
-        self.starts, self.ends, self.length = [a for a, _ in marks], [b for _, b in marks], len(text)
+        self.text = text
+
+    @cached_property
+    def _marks(self) -> Tuple[List[int], List[int]]:
+        """(starts, ends) of the clause boundaries."""
+        marks = [m.span() for m in _CLAUSE_END.finditer(self.text)]
+        return [a for a, _ in marks], [b for _, b in marks]
 
     def around(self, start: int, end: int) -> Tuple[int, int]:
-        before = bisect.bisect_right(self.ends, start) - 1
-        after = bisect.bisect_left(self.starts, end)
-        opening = self.ends[before] if before >= 0 else 0
-        closing = self.starts[after] if after < len(self.starts) else self.length
+        starts, ends = self._marks
+        before = bisect.bisect_right(ends, start) - 1
+        after = bisect.bisect_left(starts, end)
+        opening = ends[before] if before >= 0 else 0
+        closing = starts[after] if after < len(starts) else len(self.text)
         return max(opening, start - _WINDOW), min(closing, end + _WINDOW)
 
 
