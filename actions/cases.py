@@ -27,6 +27,10 @@ class ActionConsultation(ResidentAction):
             turn.say(render("fallback", turn.lang))
             return
         answer = answer_question(turn.text, turn.lang, default_city=policy_city())
+        if turn.urgency and not answer.found:
+            # "楼道里有很大的煤气味" read as a question: the emergency notice is the answer and staff are
+            # already alerted, so "the regulations don't say" and an offer of staff would only confuse.
+            return
         turn.say(answer.text)
         if answer.followups:
             turn.say(render("consult.followups", turn.lang) + "\n" + "\n".join(f"· {f}" for f in answer.followups))

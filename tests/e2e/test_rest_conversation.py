@@ -59,6 +59,7 @@ def test_english_service_request_is_answered_in_english(stack):
 @pytest.mark.parametrize("text,kind", [
     ("救命 楼下厨房着火了 烟很大", "fire"),
     ("樓道裡有很濃的煤氣味", "fire"),
+    ("楼道里有很大的煤气味", "fire"),
     ("my grandfather collapsed in the kitchen and is not breathing", "medical"),
     ("有人拿着刀在小区门口追着人砍", "police"),
 ])
@@ -67,6 +68,8 @@ def test_first_reply_to_an_urgent_message_is_the_emergency_number(stack, text, k
     assert replies, "an urgent message must never go unanswered"
     assert emergency_number(kind) in replies[0]
     assert replies[0].startswith("🚨")
+    # Whatever the classifier made of it, the bot does not go on to say the regulations have no answer.
+    assert not any(word in reply.lower() for reply in replies for word in ("法规", "法規", "regulation")), replies
 
 
 @pytest.mark.parametrize("text", [
