@@ -93,6 +93,10 @@ class ActionFallback(ResidentAction):
         elif turn.urgency:
             # The emergency notice already went out; the classifier's doubt changes nothing.
             return
+        elif (turn.tracker.active_loop or {}).get("name"):
+            # In the report form the form reads the answer next and says what it still needs;
+            # "Sorry, I didn't get that" before it read as if the answer had been lost.
+            return
         elif _user_intents(turn, 2) == ["nlu_fallback", "nlu_fallback"]:
             # Not understood twice in a row: a person takes over.
             turn.say(render("fallback_twice", turn.lang))

@@ -6,6 +6,7 @@ and a request for a person in the middle of the form.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
@@ -15,11 +16,12 @@ from rasa_sdk.forms import FormValidationAction
 
 from actions.base import ResidentAction, Turn, deliver, emergency_prefix, read_turn
 from bot.intake import (extract_location, extract_phone, is_cancel, is_confirm, is_decline,
-                        is_substantive, parse_correction)
+                        is_substantive, location_answer, parse_correction)
 from bot.texts import category_name, render
 
 FORM_SLOTS = ("report_description", "report_location", "report_phone", "report_confirmed")
 NO_PHONE = "none"
+_DIGITS = re.compile(r"\d{5,}")  # a mistyped phone number, not a place
 # A letter to the community (often 300–1,500 characters) is kept whole in the ticket; a 20,000-character
 # message is kept in the transcript, not in a ticket field.
 MAX_FIELD = 2000
@@ -141,7 +143,7 @@ class ValidateReportForm(FormValidationAction):
         turn = read_turn(tracker)
         if is_cancel(turn.text):
             return self._cancel()
-        location = extract_location(turn.text) or _clip(turn.text)
+        location = location_answer(turn.text) or _clip(turn.text)
         if len(location.strip()) < 2:
             dispatcher.utter_message(text=render("report.too_short", turn.lang))
             return {}
@@ -158,6 +160,14 @@ class ValidateReportForm(FormValidationAction):
             return self._cancel()
         if is_decline(turn.text) or turn.intent == "deny":
             return {"report_phone": NO_PHONE}
+        # "Sunshine Garden building 5" to the phone question: the resident is still saying where. An
+        # address-like answer (extract_location finds one) is taken whole as the place; the form then
+        # asks for the number again.
+        addressed = extract_location(turn.text) and not _DIGITS.search(turn.text)
+        place = location_answer(turn.text) if addressed else None
+        if place and place not in (tracker.get_slot("report_location") or ""):
+            dispatcher.utter_message(text=render("report.location_noted", turn.lang, location=place))
+            return {"report_location": _clip(place)}
         if not _is_bare_yes(turn):  # a yes gets its own prompt (ActionAskReportPhone)
             dispatcher.utter_message(text=render("report.bad_phone", turn.lang))
         return {}

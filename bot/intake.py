@@ -95,6 +95,26 @@ def extract_location(text: str) -> Optional[str]:
     return match.group(0).strip(" ,，") if match else None
 
 
+# The answer to "where exactly?" is itself the place: kept whole when it is short and one phrase
+# ("幸福小区3栋门口", "Sunshine Garden building 5"), where extract_location would keep only the address
+# core ("幸福小区3栋", "building 5"). Its lead-in ("就在", "地址是", "it's at") is dropped.
+_SHORT_ANSWER = 30
+_SENTENCE_BREAK = re.compile(r"[。！？!?；;，,]")
+_ANSWER_LEAD_IN = re.compile(r"^(?:就在|是在|在|地址是|地点是|位置是|位置在|地址:|地址：|"
+                             r"(?:it'?s |it is )?(?:at|in|near) |the address is )", re.IGNORECASE)
+
+
+def location_answer(text: str) -> Optional[str]:
+    """The place a resident gives when asked where: the short answer itself, else the address-like
+    span of a longer one (extract_location), else None."""
+    plain = unicodedata.normalize("NFKC", text or "").strip().rstrip("。.!！~～")
+    if 0 < len(plain) <= _SHORT_ANSWER and not _SENTENCE_BREAK.search(plain):
+        answer = _ANSWER_LEAD_IN.sub("", plain).strip()
+        if len(answer) >= 2:
+            return answer
+    return extract_location(text)
+
+
 def is_decline(text: str) -> bool:
     return bool(_DECLINE.search(_plain(text)))
 

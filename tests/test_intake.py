@@ -1,6 +1,6 @@
 import pytest
 
-from bot.intake import extract_location, extract_phone, is_decline, parse_correction
+from bot.intake import extract_location, extract_phone, is_decline, location_answer, parse_correction
 
 
 @pytest.mark.parametrize("text,phone", [
@@ -34,6 +34,23 @@ def test_locations(text, expected):
 
 def test_no_location():
     assert extract_location("楼上太吵了") is None
+
+
+@pytest.mark.parametrize("text,expected", [
+    # The answer to "where exactly?" is the place, kept whole: 门口 and the estate's name matter.
+    ("幸福小区3栋门口", "幸福小区3栋门口"),
+    ("Sunshine Garden building 5", "Sunshine Garden building 5"),
+    ("在东门", "东门"),
+    ("地址是阳光花园5栋。", "阳光花园5栋"),
+    ("it's at the east gate", "the east gate"),
+    ("東門口", "東門口"),
+    # A sentence: only its address-like part.
+    ("就在幸福小区3栋门口，快来看看吧", "幸福小区3栋"),
+    ("我也说不清楚，反正在小区里面靠近北门那边", None),
+    ("x", None),
+])
+def test_location_answers(text, expected):
+    assert location_answer(text) == expected
 
 
 @pytest.mark.parametrize("text", ["不留了", "不想留电话", "no", "skip", "I'd rather not", "算了不用"])

@@ -105,9 +105,22 @@ def test_english_report_in_english(stack):
     # "block 5" already says where: the bot goes on to the phone number.
     asked = " ".join(stack.say(who, "The lift in block 5 has been broken for a week and nobody from the property company came"))
     assert "mobile number" in asked
-    stack.say(who, "no")
+    # Still saying where when asked for a phone: the place is taken whole, no "didn't get that".
+    noted = stack.say(who, "Sunshine Garden building 5")
+    assert not any("didn't" in reply for reply in noted), noted
+    assert "Sunshine Garden building 5" in noted[0] and "mobile number" in noted[-1]
+    summary = " ".join(stack.say(who, "no"))
+    assert "Where: Sunshine Garden building 5" in summary
     done = " ".join(stack.say(who, "yes"))
     assert NUMBER.search(done) and "Handled by" in done
+
+
+def test_the_answer_to_where_is_kept_whole(stack):
+    who = sender()
+    stack.say(who, "楼下的路灯坏了一个星期了，晚上很黑")
+    stack.say(who, "幸福小区3栋门口")
+    summary = " ".join(stack.say(who, "不留"))
+    assert "地点：幸福小区3栋门口" in summary
 
 
 def test_a_resident_asking_without_tickets_is_told_so(stack):
