@@ -53,6 +53,8 @@ def test_harmless_mentions_are_not_urgent(text):
     "工地的渣土车排放黑烟，路过的人都呛得不行",
     "近年来各地发生过好几起楼道里电动车起火的事故，我们楼也天天有人充电",
     "In case of a fire, nobody could get out through that locked exit.",
+    "我爸中风了，行动不便，社区有没有上门护理",              # a lasting condition, asking for care
+    "母亲脑梗后遗症 生活不能自理 想申请护工补贴",
 ])
 def test_feared_or_long_past_dangers_are_not_emergencies_now(text):
     assert detect_urgency(text) == []
@@ -71,6 +73,8 @@ def test_feared_or_long_past_dangers_are_not_emergencies_now(text):
     ("the heater I bought last year caught fire", "fire"),
     ("我天天被老公家暴", "police"),                           # recurring violence is still violence
     ("他经常打孩子 我很害怕", "police"),
+    ("我爸突然中风了 行动不便 怎么办", "medical"),            # just happened: still an emergency
+    ("我妈刚刚中风了 现在卧床说不出话", "medical"),
 ])
 def test_dangers_told_as_now_stay_urgent(text, kind):
     assert kind in detect_urgency(text)
