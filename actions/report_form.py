@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions.base import ResidentAction, Turn, deliver, emergency_prefix, read_turn
+from bot.asking import asks
 from bot.intake import (extract_location, extract_phone, is_cancel, is_confirm, is_decline,
                         is_substantive, location_answer, parse_correction)
 from bot.texts import category_name, render
@@ -108,6 +109,12 @@ class ActionAskReportConfirmed(ResidentAction):
         turn.say(_summary(turn.tracker, turn.lang, {}))
 
 
+def _a_question_instead(turn: Turn) -> bool:
+    """"请问物业费多少钱一平" to "where exactly?": a question, not the answer. Left unfilled, the form is
+    rejected, Rasa's rules answer the question (action_consultation) and the form asks again."""
+    return turn.intent == "consultation" and asks(turn.text) and not extract_location(turn.text)
+
+
 class ValidateReportForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_report_form"
@@ -143,6 +150,8 @@ class ValidateReportForm(FormValidationAction):
         turn = read_turn(tracker)
         if is_cancel(turn.text):
             return self._cancel()
+        if _a_question_instead(turn) or (turn.intent == "affirm" and not extract_location(turn.text)):
+            return {}  # "好的" is not a place either: the form asks again
         location = location_answer(turn.text) or _clip(turn.text)
         if len(location.strip()) < 2:
             dispatcher.utter_message(text=render("report.too_short", turn.lang))
@@ -160,6 +169,8 @@ class ValidateReportForm(FormValidationAction):
             return self._cancel()
         if is_decline(turn.text) or turn.intent == "deny":
             return {"report_phone": NO_PHONE}
+        if _a_question_instead(turn):
+            return {}
         # "Sunshine Garden building 5" to the phone question: the resident is still saying where. An
         # address-like answer (extract_location finds one) is taken whole as the place; the form then
         # asks for the number again.
@@ -191,6 +202,8 @@ class ValidateReportForm(FormValidationAction):
             return self._cancel()
         if is_confirm(turn.text) or turn.intent == "affirm":
             return {"report_confirmed": "yes"}
+        if _a_question_instead(turn):
+            return {}
         dispatcher.utter_message(text=render("report.confirm_hint", turn.lang))
         return {}
 

@@ -19,6 +19,11 @@ _ASKING = re.compile(r"[？?]|请问|想问|问一下|问问|咨询|请教|吗|�
                      r"please (tell|explain|let me know)|i (would like|want|wish) to know|i wonder)\b", re.I)
 
 
+def asks(text: str) -> bool:
+    """Does the text ask anything (a question mark, 请问, 吗, how …)?"""
+    return bool(_ASKING.search(text))
+
+
 def asking_part(text: str) -> str:
     """The part of a long message that asks; the whole text when it is short or asks nowhere."""
     if len(text) < FOCUS_MIN_CHARS:

@@ -161,3 +161,17 @@ def test_resolution_asks_for_a_rating_and_a_low_one_reopens(stack):
     assert "重新交给" in reply
     assert service.get(number).state == "reopened"
     db.dispose()
+
+
+def test_a_question_in_the_middle_of_a_report_is_answered_and_the_report_goes_on(stack):
+    who = sender()
+    stack.say(who, "楼道灯坏了好几天了 晚上上楼很黑")
+    replies = stack.say(who, "请问社区居委会几点下班")
+    # The question gets its answer, then the form asks again where; the question is not the place.
+    assert len(replies) >= 2 and "具体在哪里" in replies[-1], replies
+    assert not any("具体在哪里" in reply for reply in replies[:-1]), replies
+    again = stack.say(who, "好的")
+    assert again and "具体在哪里" in again[-1], again
+    stack.say(who, "幸福小区5栋2单元")
+    summary = " ".join(stack.say(who, "不留"))
+    assert "地点：幸福小区5栋2单元" in summary and "下班" not in summary and "好的" not in summary
