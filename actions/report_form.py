@@ -45,6 +45,8 @@ class ActionStartReport(ResidentAction):
     async def respond(self, turn: Turn) -> None:
         latest = turn.tracker.latest_message or {}
         key = "report.start_service_request" if turn.intent == "service_request" else "report.start_complaint"
+        # "我要投诉" says nothing of the subject yet: no "其他投诉"; the description will tell.
+        key += "_general" if turn.category == "other" else ""
         turn.say(render(key, turn.lang, category_name=category_name(turn.category, turn.lang)))
         phone = extract_phone(turn.text)
         turn.events += [
@@ -142,7 +144,13 @@ class ValidateReportForm(FormValidationAction):
         if len(turn.text.strip()) < 2:
             dispatcher.utter_message(text=render("report.too_short", turn.lang))
             return {}
-        return {"report_description": _clip(turn.text)}
+        slots = {"report_description": _clip(turn.text)}
+        # The report began with "我要投诉": what it is about, and any danger, is in this answer.
+        if tracker.get_slot("report_category") in (None, "other") and turn.category != "other":
+            slots["report_category"] = turn.category
+        if turn.urgency and not tracker.get_slot("report_urgency"):
+            slots["report_urgency"] = ",".join(turn.urgency)
+        return slots
 
     async def extract_report_location(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
         if not self._asked(tracker, "report_location"):
