@@ -11,16 +11,26 @@ from bot.texts import render
 LONG_MESSAGE = 80  # characters: a message this long that the bot cannot place goes to staff at once
 
 
+def in_form(turn: Turn) -> bool:
+    return bool((turn.tracker.active_loop or {}).get("name"))
+
+
 class _TextAction(ResidentAction):
     """An action that answers with fixed texts from the catalogue."""
 
     action_name = ""
     text_keys: tuple = ()
+    # Replies to a yes, a no or a bare detail said outside any task. In the report form the form
+    # reads the same message next and answers in its own words; "有需要随时找我" or "我没太明白"
+    # before that read as if the report had been dropped.
+    silent_in_form = False
 
     def name(self) -> str:
         return self.action_name
 
     async def respond(self, turn: Turn) -> None:
+        if self.silent_in_form and in_form(turn):
+            return
         for key in self.text_keys:
             turn.say(render(key, turn.lang))
 
@@ -59,14 +69,14 @@ class ActionAffirmIdle(ResidentAction):
         if turn.tracker.get_slot("handoff_offered"):
             turn.events.append(SlotSet("handoff_offered", None))
             hand_over(turn, "policy_unanswered")
-        # In a form ("方便留个手机号吗？" "好的") the form runs next and asks in its own words;
-        # "还有什么可以帮您？" there read as if the report had been dropped.
-        elif not (turn.tracker.active_loop or {}).get("name"):
+        # In a form ("方便留个手机号吗？" "好的") the form runs next and asks in its own words.
+        elif not in_form(turn):
             turn.say(render("affirm_idle", turn.lang))
 
 
 class ActionDenyIdle(_TextAction):
     action_name, text_keys = "action_deny_idle", ("deny_idle",)
+    silent_in_form = True
 
     async def respond(self, turn: Turn) -> None:
         await super().respond(turn)
@@ -75,6 +85,7 @@ class ActionDenyIdle(_TextAction):
 
 class ActionInformIdle(_TextAction):
     action_name, text_keys = "action_inform_idle", ("fallback",)
+    silent_in_form = True
 
 
 def _user_intents(turn: Turn, count: int) -> list:
@@ -93,9 +104,8 @@ class ActionFallback(ResidentAction):
         elif turn.urgency:
             # The emergency notice already went out; the classifier's doubt changes nothing.
             return
-        elif (turn.tracker.active_loop or {}).get("name"):
-            # In the report form the form reads the answer next and says what it still needs;
-            # "Sorry, I didn't get that" before it read as if the answer had been lost.
+        elif in_form(turn):
+            # The form reads the answer next and says what it still needs (as _TextAction.silent_in_form).
             return
         elif _user_intents(turn, 2) == ["nlu_fallback", "nlu_fallback"]:
             # Not understood twice in a row: a person takes over.

@@ -175,3 +175,15 @@ def test_a_question_in_the_middle_of_a_report_is_answered_and_the_report_goes_on
     stack.say(who, "幸福小区5栋2单元")
     summary = " ".join(stack.say(who, "不留"))
     assert "地点：幸福小区5栋2单元" in summary and "下班" not in summary and "好的" not in summary
+
+
+def test_inside_the_form_a_no_or_a_bare_detail_is_not_answered_as_if_the_report_were_dropped(stack):
+    who = sender()
+    stack.say(who, "小区东门的垃圾桶满了好几天没人清理")
+    stack.say(who, "小区东门")
+    stack.say(who, "13800001111")
+    for text in ("13800001111", "不对"):
+        replies = stack.say(who, text)
+        assert replies and "请确认" in replies[-1], replies
+        said = " ".join(replies)
+        assert "没太明白" not in said and "随时找我" not in said, replies
