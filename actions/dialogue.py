@@ -4,8 +4,9 @@ from __future__ import annotations
 from rasa_sdk.events import SlotSet
 
 from actions.base import ResidentAction, Turn
+from actions.cases import ActionConsultation
 from actions.handoff import hand_over
-from bot.intake import is_substantive
+from bot.intake import is_confirm, is_substantive
 from bot.texts import render
 
 LONG_MESSAGE = 80  # characters: a message this long that the bot cannot place goes to staff at once
@@ -59,6 +60,14 @@ class ActionOutOfScope(_TextAction):
     action_name, text_keys = "action_out_of_scope", ("out_of_scope", "help")
 
 
+SURE_YES = 0.6  # intent confidence of a yes that hands a conversation to staff without a yes-word
+
+
+def _surely_yes(turn: Turn) -> bool:
+    confidence = ((turn.tracker.latest_message or {}).get("intent") or {}).get("confidence") or 0.0
+    return is_confirm(turn.text) or confidence >= SURE_YES
+
+
 class ActionAffirmIdle(ResidentAction):
     """"Yes" after the bot offered staff (an unanswered policy question) hands the conversation over."""
 
@@ -66,7 +75,10 @@ class ActionAffirmIdle(ResidentAction):
         return "action_affirm_idle"
 
     async def respond(self, turn: Turn) -> None:
-        if turn.tracker.get_slot("handoff_offered"):
+        if turn.tracker.get_slot("handoff_offered") and not _surely_yes(turn):
+            # "那社区工作者呢" after the offer, read as a hesitant yes: a new question, not a yes.
+            await ActionConsultation().respond(turn)
+        elif turn.tracker.get_slot("handoff_offered"):
             turn.events.append(SlotSet("handoff_offered", None))
             hand_over(turn, "policy_unanswered")
         # In a form ("方便留个手机号吗？" "好的") the form runs next and asks in its own words.

@@ -29,6 +29,13 @@ def test_unanswerable_question_cites_nothing_and_offers_staff(stack):
     assert "工作人员" in followup
 
 
+def test_a_follow_up_question_after_the_offer_of_staff_is_a_question_not_a_yes(stack):
+    who = sender()
+    assert "工作人员" in " ".join(stack.say(who, "小区加装电梯政府补贴多少钱"))
+    followup = " ".join(stack.say(who, "那社区工作者呢"))
+    assert followup and "转接" not in followup, followup
+
+
 def test_a_question_inside_a_letter_is_answered_from_the_city_it_names(stack):
     letter = ("尊敬的社区领导：您好！我是温州的一名退休教师，对社区的事情一直很关心。"
               "想问一下，按规定居委会下面要设哪些委员会？盼回复，谢谢！")
