@@ -117,6 +117,21 @@ def _a_question_instead(turn: Turn) -> bool:
     return turn.intent == "consultation" and asks(turn.text) and not extract_location(turn.text)
 
 
+def _subject_from_description(tracker: Tracker, turn: Turn, events: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    """A report begun with "我要投诉" learns what it is about, and any danger, from the description.
+    (Set here, not by extract_report_description: rasa_sdk keeps only the form's own slots from those.)"""
+    described = any(e.get("event") == "slot" and e.get("name") == "report_description" and e.get("value")
+                    not in (None, "-") for e in events)
+    if not described or tracker.get_slot("requested_slot") != "report_description":
+        return []
+    found = []
+    if tracker.get_slot("report_category") in (None, "other") and turn.category != "other":
+        found.append(SlotSet("report_category", turn.category))
+    if turn.urgency and not tracker.get_slot("report_urgency"):
+        found.append(SlotSet("report_urgency", ",".join(turn.urgency)))
+    return found
+
+
 class ValidateReportForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_report_form"
@@ -130,7 +145,8 @@ class ValidateReportForm(FormValidationAction):
             turn.events += [SlotSet("report_confirmed", "handoff"), SlotSet("requested_slot", None)]
             return deliver(turn, dispatcher)
         prefix = deliver(turn, dispatcher)
-        return prefix + await super().run(dispatcher, tracker, domain)
+        events = prefix + await super().run(dispatcher, tracker, domain)
+        return events + _subject_from_description(tracker, turn, events)
 
     def _asked(self, tracker: Tracker, slot: str) -> bool:
         return tracker.get_slot("requested_slot") == slot
@@ -144,13 +160,7 @@ class ValidateReportForm(FormValidationAction):
         if len(turn.text.strip()) < 2:
             dispatcher.utter_message(text=render("report.too_short", turn.lang))
             return {}
-        slots = {"report_description": _clip(turn.text)}
-        # The report began with "我要投诉": what it is about, and any danger, is in this answer.
-        if tracker.get_slot("report_category") in (None, "other") and turn.category != "other":
-            slots["report_category"] = turn.category
-        if turn.urgency and not tracker.get_slot("report_urgency"):
-            slots["report_urgency"] = ",".join(turn.urgency)
-        return slots
+        return {"report_description": _clip(turn.text)}
 
     async def extract_report_location(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
         if not self._asked(tracker, "report_location"):

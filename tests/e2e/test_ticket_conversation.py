@@ -187,3 +187,18 @@ def test_inside_the_form_a_no_or_a_bare_detail_is_not_answered_as_if_the_report_
         assert replies and "请确认" in replies[-1], replies
         said = " ".join(replies)
         assert "没太明白" not in said and "随时找我" not in said, replies
+
+
+def test_i_want_to_complain_asks_what_happened_and_the_answer_decides_the_category(stack):
+    who = sender()
+    first = stack.say(who, "我要投诉")
+    assert first and "描述" in first[-1] and "其他" not in " ".join(first), first
+    assert "具体在哪里" in " ".join(stack.say(who, "物业好几个月不打扫楼道了 垃圾堆着也没人管"))
+    stack.say(who, "阳光花园7栋")
+    stack.say(who, "不留")
+    number = NUMBER.search(" ".join(stack.say(who, "确认"))).group(0)
+    db = Database(stack.database_url)
+    with db.session(read_only=True) as session:
+        ticket = session.query(Ticket).filter_by(number=number).one()
+        assert (ticket.intent, ticket.category) == ("complaint", "property")
+    db.dispose()
