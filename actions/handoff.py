@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import ResidentAction, Turn, channel_of
+from actions.base import ResidentAction, Turn, channel_of, deliver, emergency_prefix, read_turn
 from bot import handoff
 from bot.language import ENGLISH
 from bot.staffing import handoff_availability
@@ -46,6 +46,19 @@ class ActionRequestHuman(ResidentAction):
 
     async def respond(self, turn: Turn) -> None:
         hand_over(turn, "asked")
+
+
+class ActionEmergencyNotice(Action):
+    """Run by connectors/paused_emergency.py for an urgent message while staff have the conversation:
+    the emergency number, and the open handoff marked urgent. The conversation stays paused."""
+
+    def name(self) -> Text:
+        return "action_emergency_notice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        turn = read_turn(tracker)
+        emergency_prefix(turn)
+        return deliver(turn, dispatcher)
 
 
 class ActionSessionStart(Action):

@@ -72,12 +72,13 @@ def main() -> None:
     from bot.privacy import install_log_masking
 
     install_log_masking()  # resident text in Rasa's logs: phone and ID numbers masked
-    from connectors import action_guard, outage_guard, speedups
+    from connectors import action_guard, outage_guard, paused_emergency, speedups
 
     speedups.install()  # measured hot spots of Rasa 3.6 (connectors/speedups.py)
 
     action_guard.install()  # a failed custom action answers with an apology, not silence
     outage_guard.install()  # conversation store down: "temporarily unavailable", message kept
+    paused_emergency.install()  # staff have the conversation: an emergency still gets its number
     _warm_up_when_loaded()
     from connectors.channels import write_runtime_credentials
 

@@ -72,3 +72,17 @@ def test_an_urgent_message_reaches_the_staff_queue_at_once_and_the_bot_keeps_hel
     assert handoff.queue(db=db)[0].urgent
     assert tracker(stack, who)["paused"] is False
     db.dispose()
+
+
+def test_an_emergency_while_staff_have_the_conversation_still_gets_the_number_at_once(stack):
+    who = sender()
+    stack.say(who, "转人工")
+    assert stack.say(who, "楼上漏水好几天了") == []  # staff have it: the bot is silent...
+    db = Database(stack.database_url)
+    assert not handoff.open_for("rest", who, db=db).urgent
+    replies = stack.say(who, "楼道里着火了 好多烟")  # ...except for an emergency
+    assert replies and replies[0].startswith("🚨") and "119" in replies[0], replies
+    assert handoff.open_for("rest", who, db=db).urgent  # the case tops the staff queue
+    assert tracker(stack, who)["paused"] is True  # and staff keep the conversation
+    assert stack.say(who, "你们什么时候来") == []
+    db.dispose()
