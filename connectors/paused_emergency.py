@@ -8,12 +8,9 @@ urgent so it tops the staff queue. The conversation stays paused; nothing else i
 """
 from __future__ import annotations
 
-import logging
-
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.core.processor import MessageProcessor
 
-logger = logging.getLogger(__name__)
 ACTION = "action_emergency_notice"
 
 
