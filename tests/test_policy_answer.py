@@ -12,6 +12,7 @@ import yaml
 from bot.policy import answer_question
 from bot.policy.answer import PolicyAnswer
 from bot.policy.practical import answer_practical
+from bot.policy.script import is_traditional
 from bench.nlu_eval import in_letters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +107,7 @@ def test_english_question_gets_english_explanation_and_chinese_quote():
     assert (a.doc_id, a.article) == ("tonghua", "第十五条")
     first = a.text.splitlines()[0]
     assert first.startswith("Article 15 of the Tonghua") and "grid leader" in first
-    assert "格線長" in a.text                                      # the Chinese article is quoted
+    assert "网格长" in a.text                                      # the Chinese article is quoted
     assert a.citation == "《通化市社区治理促进条例》第十五条" and a.citation in a.text
 
 
@@ -146,15 +147,20 @@ def test_zh_hant_rendering():
     assert "招聘" in a.text and "統一公開招聘" in a.text        # Simplified source converted
     b = answer_question("通化的網格長由誰擔任？", "zh-Hant", None)
     assert b.citation == "《通化市社區治理促進條例》第十五條"
-    assert "格線長" in b.text                                      # Traditional source quoted as is
+    assert "網格長" in b.text and "格線" not in b.text             # mainland words, Traditional script
     c = answer_question("怎麼申請公租房？", "zh-Hant", "信阳")
     assert not c.found and "抱歉" in c.text and "轉給" in c.text
 
 
-def test_tonghua_quote_stays_in_source_script_for_simplified_readers():
+def test_the_tonghua_quote_is_in_the_mainland_wording_it_was_published_in():
+    # Our copy of 通化's regulation came through a Taiwanese converter (社區格線長); residents read the
+    # regulation as published: Simplified, mainland terms, in the quote and in the follow-ups.
     a = answer_question("通化的网格长一般由谁来当？", "zh-Hans", None)
-    assert "社區格線長一般由社區黨組織成員" in a.text
+    assert "社区网格长一般由社区党组织成员" in a.text
     assert a.citation == "《通化市社区治理促进条例》第十五条"
+    assert not any(is_traditional(line) for line in [a.text] + a.followups), (a.text, a.followups)
+    en = answer_question("Who serves as the grid leader in Tonghua?", "en", None)
+    assert "网格长" in en.text and not is_traditional(en.text)
 
 
 def test_language_codes_are_normalised():

@@ -13,7 +13,7 @@ from . import render
 from .corpus import Document
 from .practical import answer_practical
 from .retrieve import Result, find, followups, index
-from .script import normalise, to_traditional
+from .script import mainland, normalise, to_traditional
 
 
 @dataclass
@@ -73,6 +73,8 @@ def _found(result: Result, lang: str, docs: dict[str, Document]) -> PolicyAnswer
     p = hit.provision
     doc = docs[p.doc_id]
     quote = render.trimmed_quote(p, result.query, idx)
+    if doc.script == "hant":  # the copy of a mainland regulation that came to us in Taiwanese Traditional
+        quote = mainland(quote)
     cite = render.citation(doc, p, lang)
     cite_zh = render.citation(doc, p, "zh-Hans")
     lines = []
@@ -94,9 +96,8 @@ def _found(result: Result, lang: str, docs: dict[str, Document]) -> PolicyAnswer
                  "all": f"以下依据{doc.city}的规定："}.get(result.scope_reason)
         if intro:
             lines.append(_local(intro, lang))
-        # The quote keeps the source text: Traditional 通化 stays as published, Simplified sources
-        # are converted for Traditional readers (characters only, never words).
-        lines.append(f"“{quote if (lang == 'zh-Hans' or doc.script == 'hant') else to_traditional(quote)}”")
+        # The quote keeps the source's words, in the resident's script (characters only, never words).
+        lines.append(f"“{quote if lang == 'zh-Hans' else to_traditional(quote)}”")
         lines.append(f"——{cite}")
         if doc.status == "draft":
             lines.append(_local("注意：该文件是草案送审稿，尚未正式施行。", lang))

@@ -10,7 +10,7 @@ import re
 from .corpus import Document, Provision
 from .query import Query, glossary
 from .retrieve import Hit, Index
-from .script import normalise, to_traditional
+from .script import mainland, normalise, to_traditional
 from .structure import cn_to_int
 from .tokens import tokenize
 
@@ -126,9 +126,9 @@ def summary(p: Provision, doc: Document, lang: str) -> str:
     else:
         first = re.split(r"[，。；：]", p.text, maxsplit=1)[0]
         head = first if len(first) <= 24 else first[:22] + "…"
-    if lang == "zh-Hant" and doc.script != "hant":
-        head = to_traditional(head)
-    return head
+    if doc.script == "hant":
+        head = mainland(head)
+    return to_traditional(head) if lang == "zh-Hant" else head
 
 
 def followup_text(doc: Document, main_doc: Document, hit: Hit, query: Query, idx: Index, lang: str) -> str:

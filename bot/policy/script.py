@@ -1,7 +1,8 @@
 """Script conversion (Simplified / Traditional) and the search normalisation of regulation text.
 
 Retrieval works on one canonical form: mainland Simplified wording. Quotes shown to residents are
-never built from this form; they come from the faithful source text.
+never built from this form (it spells out drafting shorthand); they come from the source text, in
+the mainland wording it was published in (`mainland`), converted for Traditional readers.
 """
 from __future__ import annotations
 
@@ -56,11 +57,18 @@ _SHORTHAND = (("居（村）民委员会", "居民委员会、村民委员会"),
               ("居（村）民", "居民、村民"), ("村（居）民", "村民、居民"), ("居（村）", "居、村"), ("村（居）", "村、居"))
 
 
-def normalise(text: str) -> str:
-    """Canonical search form: Simplified script, mainland terms, shorthand spelled out."""
+def mainland(text: str) -> str:
+    """Simplified script with mainland terms: a regulation of a mainland city as it was published
+    (our 通化 copy came through a Taiwanese converter: 社區格線長 is 社区网格长)."""
     text = to_simplified(text)
     for wrong, right in term_fixes():
         text = text.replace(wrong, right)
+    return text
+
+
+def normalise(text: str) -> str:
+    """Canonical search form: Simplified script, mainland terms, shorthand spelled out."""
+    text = mainland(text)
     for short, plain in _SHORTHAND:
         text = text.replace(short, plain)
     return text
