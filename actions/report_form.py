@@ -160,7 +160,13 @@ class ValidateReportForm(FormValidationAction):
         if len(turn.text.strip()) < 2:
             dispatcher.utter_message(text=render("report.too_short", turn.lang))
             return {}
-        return {"report_description": _clip(turn.text)}
+        slots = {"report_description": _clip(turn.text)}
+        # As for a first message: the place or number it already gives is not asked for again.
+        if not tracker.get_slot("report_location") and extract_location(turn.text):
+            slots["report_location"] = extract_location(turn.text)
+        if not tracker.get_slot("report_phone") and extract_phone(turn.text):
+            slots["report_phone"] = extract_phone(turn.text)
+        return slots
 
     async def extract_report_location(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
         if not self._asked(tracker, "report_location"):

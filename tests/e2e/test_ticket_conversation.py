@@ -202,3 +202,10 @@ def test_i_want_to_complain_asks_what_happened_and_the_answer_decides_the_catego
         ticket = session.query(Ticket).filter_by(number=number).one()
         assert (ticket.intent, ticket.category) == ("complaint", "property")
     db.dispose()
+
+
+def test_a_description_that_says_where_is_not_asked_where_again(stack):
+    who = sender()
+    stack.say(who, "I want to make a complaint")
+    asked = " ".join(stack.say(who, "the bins behind block 3 haven't been emptied for a week"))
+    assert "mobile number" in asked and "Where exactly" not in asked, asked
