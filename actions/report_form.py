@@ -111,10 +111,18 @@ class ActionAskReportConfirmed(ResidentAction):
         turn.say(_summary(turn.tracker, turn.lang, {}))
 
 
-def _a_question_instead(turn: Turn) -> bool:
-    """"请问物业费多少钱一平" to "where exactly?": a question, not the answer. Left unfilled, the form is
-    rejected, Rasa's rules answer the question (action_consultation) and the form asks again."""
-    return turn.intent == "consultation" and asks(turn.text) and not extract_location(turn.text)
+_SMALL_TALK = ("greet", "thank", "goodbye", "help", "bot_challenge")
+
+
+def _not_an_answer(turn: Turn) -> bool:
+    """"请问物业费多少钱一平" or "谢谢" to "where exactly?": not the answer (they were stored as the place).
+    Left unfilled, the form is rejected, Rasa's rules answer the message (action_consultation,
+    action_thank …) and the form asks again."""
+    if extract_location(turn.text) or extract_phone(turn.text):
+        return False
+    if turn.intent == "consultation":
+        return asks(turn.text)
+    return turn.intent in _SMALL_TALK and not is_substantive(turn.text)
 
 
 def _subject_from_description(tracker: Tracker, turn: Turn, events: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
@@ -157,6 +165,8 @@ class ValidateReportForm(FormValidationAction):
         turn = read_turn(tracker)
         if is_cancel(turn.text):
             return self._cancel()
+        if _not_an_answer(turn):
+            return {}
         if len(turn.text.strip()) < 2:
             dispatcher.utter_message(text=render("report.too_short", turn.lang))
             return {}
@@ -174,7 +184,7 @@ class ValidateReportForm(FormValidationAction):
         turn = read_turn(tracker)
         if is_cancel(turn.text):
             return self._cancel()
-        if _a_question_instead(turn) or (turn.intent == "affirm" and not extract_location(turn.text)):
+        if _not_an_answer(turn) or (turn.intent == "affirm" and not extract_location(turn.text)):
             return {}  # "好的" is not a place either: the form asks again
         location = location_answer(turn.text) or _clip(turn.text)
         if len(location.strip()) < 2:
@@ -193,7 +203,7 @@ class ValidateReportForm(FormValidationAction):
             return self._cancel()
         if is_decline(turn.text) or turn.intent == "deny":
             return {"report_phone": NO_PHONE}
-        if _a_question_instead(turn):
+        if _not_an_answer(turn):
             return {}
         # "Sunshine Garden building 5" to the phone question: the resident is still saying where. An
         # address-like answer (extract_location finds one) is taken whole as the place; the form then
@@ -226,7 +236,7 @@ class ValidateReportForm(FormValidationAction):
             return self._cancel()
         if is_confirm(turn.text) or turn.intent == "affirm":
             return {"report_confirmed": "yes"}
-        if _a_question_instead(turn):
+        if _not_an_answer(turn):
             return {}
         dispatcher.utter_message(text=render("report.confirm_hint", turn.lang))
         return {}

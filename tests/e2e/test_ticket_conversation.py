@@ -209,3 +209,15 @@ def test_a_description_that_says_where_is_not_asked_where_again(stack):
     stack.say(who, "I want to make a complaint")
     asked = " ".join(stack.say(who, "the bins behind block 3 haven't been emptied for a week"))
     assert "mobile number" in asked and "Where exactly" not in asked, asked
+
+
+def test_small_talk_in_the_middle_of_a_report_is_answered_and_is_not_taken_for_an_answer(stack):
+    who = sender()
+    stack.say(who, "电梯坏了两天了 一直没人修")
+    thanks = stack.say(who, "谢谢")
+    assert thanks and "具体在哪里" in thanks[-1], thanks
+    stack.say(who, "幸福小区5栋")
+    hello = stack.say(who, "你好")
+    assert hello and "手机号" in hello[-1] and not any("号码好像不对" in r for r in hello), hello
+    summary = " ".join(stack.say(who, "不留"))
+    assert "地点：幸福小区5栋" in summary and "谢谢" not in summary
