@@ -96,7 +96,8 @@ class ActionDenyIdle(_TextAction):
 
 
 class ActionInformIdle(_TextAction):
-    action_name, text_keys = "action_inform_idle", ("fallback",)
+    """A bare address or phone number with no report under way: the resident is starting one."""
+    action_name, text_keys = "action_inform_idle", ("inform_idle",)
     silent_in_form = True
 
 

@@ -221,3 +221,8 @@ def test_small_talk_in_the_middle_of_a_report_is_answered_and_is_not_taken_for_a
     assert hello and "手机号" in hello[-1] and not any("号码好像不对" in r for r in hello), hello
     summary = " ".join(stack.say(who, "不留"))
     assert "地点：幸福小区5栋" in summary and "谢谢" not in summary
+
+
+def test_a_bare_phone_number_first_is_asked_what_the_problem_is(stack):
+    replies = " ".join(stack.say(sender(), "13812345678"))
+    assert "什么问题" in replies and "没太明白" not in replies, replies
