@@ -4,7 +4,7 @@ from __future__ import annotations
 import abc
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -61,12 +61,13 @@ def _resident_words(tracker: Tracker) -> str:
     return (tracker.latest_message or {}).get("text") or ""
 
 
-def read_turn(tracker: Tracker) -> Turn:
-    latest = tracker.latest_message or {}
+def read_turn(tracker: Tracker, message: Optional[Dict[str, Any]] = None) -> Turn:
+    """What an action knows of the latest message, or of `message` (an earlier user event)."""
+    latest = (tracker.latest_message or {}) if message is None else (message.get("parse_data") or {})
     entities = latest.get("entities") or []
     return Turn(
         sender_id=tracker.sender_id,
-        text=_resident_words(tracker),
+        text=_resident_words(tracker) if message is None else message.get("text") or "",
         intent=(latest.get("intent") or {}).get("name") or "",
         lang=language_for(tracker.get_slot("language"), entities),
         category=entity_value(entities, "category") or "other",
@@ -74,6 +75,14 @@ def read_turn(tracker: Tracker) -> Turn:
         entities=entities,
         tracker=tracker,
     )
+
+
+def offered_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """The question the bot offered to file as a report (slot report_offered: its message id), when
+    the resident's latest message is the reply to that offer; an older offer has lapsed."""
+    wanted = tracker.get_slot("report_offered")
+    users = [e for e in tracker.events if e.get("event") == "user"] if wanted else []
+    return users[-2] if len(users) >= 2 and users[-2].get("message_id") == wanted else None
 
 
 def emergency_prefix(turn: Turn) -> None:

@@ -1,9 +1,9 @@
 """Small-talk and navigation actions: greeting, help, thanks, goodbye, fallback."""
 from __future__ import annotations
 
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 
-from actions.base import ResidentAction, Turn
+from actions.base import ResidentAction, Turn, offered_message
 from actions.cases import ActionConsultation
 from actions.handoff import hand_over
 from bot.intake import is_confirm, is_substantive
@@ -69,13 +69,17 @@ def _surely_yes(turn: Turn) -> bool:
 
 
 class ActionAffirmIdle(ResidentAction):
-    """"Yes" after the bot offered staff (an unanswered policy question) hands the conversation over."""
+    """"Yes" after the bot offered to file an unanswered question as a report files it; after it
+    offered staff, hands the conversation over."""
 
     def name(self) -> str:
         return "action_affirm_idle"
 
     async def respond(self, turn: Turn) -> None:
-        if turn.tracker.get_slot("handoff_offered") and not _surely_yes(turn):
+        if offered_message(turn.tracker) is not None and _surely_yes(turn):
+            # The bot offered to file an unanswered question that told a problem: file it.
+            turn.events.append(FollowupAction("action_start_report"))
+        elif turn.tracker.get_slot("handoff_offered") and not _surely_yes(turn):
             # "那社区工作者呢" after the offer, read as a hesitant yes: a new question, not a yes.
             await ActionConsultation().respond(turn)
         elif turn.tracker.get_slot("handoff_offered"):
@@ -92,7 +96,7 @@ class ActionDenyIdle(_TextAction):
 
     async def respond(self, turn: Turn) -> None:
         await super().respond(turn)
-        turn.events.append(SlotSet("handoff_offered", None))
+        turn.events += [SlotSet("handoff_offered", None), SlotSet("report_offered", None)]
 
 
 class ActionInformIdle(_TextAction):

@@ -10,11 +10,11 @@ import re
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.base import ResidentAction, Turn, deliver, emergency_prefix, read_turn
+from actions.base import ResidentAction, Turn, deliver, emergency_prefix, offered_message, read_turn
 from bot.asking import asks
 from bot.intake import (extract_location, extract_phone, is_cancel, is_confirm, is_decline,
                         is_substantive, location_answer, parse_correction)
@@ -43,22 +43,36 @@ class ActionStartReport(ResidentAction):
         return "action_start_report"
 
     async def respond(self, turn: Turn) -> None:
-        latest = turn.tracker.latest_message or {}
-        key = "report.start_service_request" if turn.intent == "service_request" else "report.start_complaint"
+        # Started by "好的" to the offer to file an unanswered question: the report is that question.
+        offered = offered_message(turn.tracker)
+        source = read_turn(turn.tracker, offered) if offered else turn
+        message = offered or turn.tracker.latest_message or {}
+        intent = _report_intent(source, message)
+        key = "report.start_service_request" if intent == "service_request" else "report.start_complaint"
         # "我要投诉" says nothing of the subject yet: no "其他投诉"; the description will tell.
-        key += "_general" if turn.category == "other" else ""
-        turn.say(render(key, turn.lang, category_name=category_name(turn.category, turn.lang)))
-        phone = extract_phone(turn.text)
+        key += "_general" if source.category == "other" else ""
+        turn.say(render(key, turn.lang, category_name=category_name(source.category, turn.lang)))
         turn.events += [
-            SlotSet("report_intent", turn.intent if turn.intent in ("complaint", "service_request") else "complaint"),
-            SlotSet("report_category", turn.category),
-            SlotSet("report_urgency", ",".join(turn.urgency) or None),
-            SlotSet("report_message_id", latest.get("message_id")),
-            SlotSet("report_description", _clip(turn.text) if is_substantive(turn.text) else None),
-            SlotSet("report_location", extract_location(turn.text)),
-            SlotSet("report_phone", phone),
+            SlotSet("report_intent", intent),
+            SlotSet("report_category", source.category),
+            SlotSet("report_urgency", ",".join(source.urgency) or None),
+            SlotSet("report_message_id", message.get("message_id")),
+            SlotSet("report_description", _clip(source.text) if is_substantive(source.text) else None),
+            SlotSet("report_location", extract_location(source.text)),
+            SlotSet("report_phone", extract_phone(source.text)),
             SlotSet("report_confirmed", None),
         ]
+        if offered:  # no rule leads from "好的" to the form
+            turn.events += [SlotSet("report_offered", None), FollowupAction("report_form")]
+
+
+def _report_intent(source: Turn, message: Dict[str, Any]) -> str:
+    """complaint or service_request: the message's own, else the likelier of the two for it."""
+    if source.intent in ("complaint", "service_request"):
+        return source.intent
+    ranking = (message.get("parse_data") or message).get("intent_ranking") or []
+    scores = {r.get("name"): r.get("confidence") or 0.0 for r in ranking}
+    return "service_request" if scores.get("service_request", 0) > scores.get("complaint", 0) else "complaint"
 
 
 def _summary(tracker: Tracker, lang: str, slots: Dict[str, Any]) -> str:

@@ -24,6 +24,19 @@ def asks(text: str) -> bool:
     return bool(_ASKING.search(text))
 
 
+# A clause with the marks that end it (a question mark belongs to its clause); a space between Chinese
+# characters ends one too ("垃圾站太近 臭得不行 有没有规定"); a full stop in 3.5 does not.
+_CLAUSE_WITH_END = re.compile(r"(?:[^，,。！!？?；;\n.]|\.(?=\d))+[，,。！!？?；;\n.]*")
+_HAN_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+
+
+def statement_part(text: str) -> str:
+    """The clauses that do not ask: "楼上装修太吵了" of "楼上装修太吵了，请问装修时间有规定吗？"."""
+    clauses = [m.group(0) for piece in _HAN_SPACE.split(text) for m in _CLAUSE_WITH_END.finditer(piece)]
+    kept = [c.strip(" ，,。！!？?；;\n.") for c in clauses if not _ASKING.search(c)]
+    return "，".join(c for c in kept if c)
+
+
 def asking_part(text: str) -> str:
     """The part of a long message that asks; the whole text when it is short or asks nowhere."""
     if len(text) < FOCUS_MIN_CHARS:

@@ -2,8 +2,10 @@
 import asyncio
 import logging
 
+import pytest
+
 from bench.nlu_eval import in_letters
-from bot.asking import asking_part, is_rhetorical
+from bot.asking import asking_part, is_rhetorical, statement_part
 
 
 def test_a_short_message_is_its_own_question():
@@ -50,3 +52,16 @@ def test_questions_about_the_rules_inside_letters_are_consultations(model_path):
     found = asyncio.run(intents())
     # About half on the whole letter alone; the asking sentences' vote brings it to ≈ 0.88 (README).
     assert found.count("consultation") / len(found) >= 0.8, found.count("consultation") / len(found)
+
+
+@pytest.mark.parametrize("text,statement", [
+    ("楼上装修太吵了，请问装修时间有规定吗？", "楼上装修太吵了"),
+    ("垃圾站离我家窗户太近 臭得不行 有没有相关规定", "垃圾站离我家窗户太近，臭得不行"),
+    ("My upstairs neighbour renovates every night. Are there rules on hours?", "My upstairs neighbour renovates every night"),
+    ("电费3.5元一度太贵了，标准是多少", "电费3.5元一度太贵了"),
+    ("申请低保需要什么条件", ""),
+    ("小区没有物业怎么办", ""),
+])
+def test_the_statement_part_is_what_does_not_ask(text, statement):
+    assert statement_part(text) == statement
+

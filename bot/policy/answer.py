@@ -27,6 +27,7 @@ class PolicyAnswer:
     score: float = 0.0
     source: str = "regulation"      # regulation | practical | none
     offer_handoff: bool = False     # True: the bot should offer to pass the question to staff
+    apology: str = ""               # not found: the "nothing in the regulations" sentence alone, no offer
 
 
 def normalise_lang(lang: str | None) -> str:
@@ -124,6 +125,7 @@ def _not_found(result: Result, lang: str, docs: dict[str, Document]) -> PolicyAn
             head = f"Sorry, I could not find this in the regulations of {named[0].city_en} that I know."
         else:
             head = f"Sorry, I could not find this in the regulations I know ({cities_en})."
+        apology = head
         text = head + " If you like, I can pass your question to the community staff."
     else:
         if person:
@@ -135,6 +137,8 @@ def _not_found(result: Result, lang: str, docs: dict[str, Document]) -> PolicyAn
             head = f"抱歉，我在{titles}里没有找到能回答这个问题的规定。"
         else:
             head = f"抱歉，我在已收录的法规（{cities_zh}）里没有找到能回答这个问题的规定。"
+        apology = _local(head, lang)
         text = _local(head + "需要的话，我可以把您的问题转给社区工作人员。", lang)
     best = result.hits[0].score if result.hits else 0.0
-    return PolicyAnswer(found=False, text=text, score=round(best, 3), source="none", offer_handoff=True)
+    return PolicyAnswer(found=False, text=text, score=round(best, 3), source="none", offer_handoff=True,
+                        apology=apology)

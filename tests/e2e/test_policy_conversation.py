@@ -41,3 +41,23 @@ def test_a_question_inside_a_letter_is_answered_from_the_city_it_names(stack):
               "想问一下，按规定居委会下面要设哪些委员会？盼回复，谢谢！")
     replies = " ".join(stack.say(sender(), letter))
     assert "《温州市城乡社区规范化建设暂行办法》" in replies and CITATION.search(replies), replies
+
+
+def test_an_unanswered_question_that_tells_a_problem_is_offered_as_a_report_and_yes_files_it(stack):
+    from bot.db import Database
+    from bot.tickets.models import Ticket
+
+    who = sender()
+    question = "楼上装修太吵了，请问装修时间有规定吗？"
+    offer = " ".join(stack.say(who, question))
+    assert "《" not in offer and "登记" in offer, offer
+    assert "具体在哪里" in " ".join(stack.say(who, "好的"))
+    stack.say(who, "幸福小区8栋")
+    stack.say(who, "不留")
+    done = " ".join(stack.say(who, "确认"))
+    number = re.search(r"GD\d{8}-\d{4}", done).group(0)
+    db = Database(stack.database_url)
+    with db.session(read_only=True) as session:
+        ticket = session.query(Ticket).filter_by(number=number).one()
+        assert (ticket.category, ticket.description) == ("noise", question)
+    db.dispose()
