@@ -179,8 +179,8 @@ class ValidateReportForm(FormValidationAction):
         turn = read_turn(tracker)
         if is_cancel(turn.text):
             return self._cancel()
-        if _not_an_answer(turn):
-            return {}
+        if _not_an_answer(turn) or (turn.intent in ("affirm", "deny") and not is_substantive(turn.text)):
+            return {}  # "好的" does not say what happened: the form asks again
         if len(turn.text.strip()) < 2:
             dispatcher.utter_message(text=render("report.too_short", turn.lang))
             return {}

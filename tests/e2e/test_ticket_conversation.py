@@ -193,6 +193,8 @@ def test_i_want_to_complain_asks_what_happened_and_the_answer_decides_the_catego
     who = sender()
     first = stack.say(who, "我要投诉")
     assert first and "描述" in first[-1] and "其他" not in " ".join(first), first
+    again = stack.say(who, "好的")  # not a description: asked again
+    assert again and "描述" in again[-1], again
     assert "具体在哪里" in " ".join(stack.say(who, "物业好几个月不打扫楼道了 垃圾堆着也没人管"))
     stack.say(who, "阳光花园7栋")
     stack.say(who, "不留")
