@@ -45,6 +45,11 @@ class ActionStartReport(ResidentAction):
     async def respond(self, turn: Turn) -> None:
         # Started by "好的" to the offer to file an unanswered question: the report is that question.
         offered = offered_message(turn.tracker)
+        if not offered:
+            from actions.tickets import chase_open_case  # (actions.tickets imports this module)
+
+            if chase_open_case(turn):
+                return
         source = read_turn(turn.tracker, offered) if offered else turn
         message = offered or turn.tracker.latest_message or {}
         intent = _report_intent(source, message)

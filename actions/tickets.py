@@ -6,16 +6,18 @@ import logging
 import uuid
 from functools import lru_cache
 
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 
 from actions.base import ResidentAction, Turn, channel_of
 from actions.handoff import hand_over
 from actions.report_form import FORM_SLOTS, NO_PHONE
 from bot.db import is_unavailable
+from bot.intake import is_follow_up
 from bot.spool import Spool, spool_directory
 from bot.language import ENGLISH, TRADITIONAL, to_traditional
 from bot.texts import render
 from bot.tickets.errors import TicketNotFound
+from bot.tickets.lifecycle import OPEN
 from bot.tickets.numbering import parse_ticket_number
 from bot.tickets.service import TicketService
 
@@ -32,6 +34,29 @@ def ticket_service() -> TicketService:
 def filing_spool() -> Spool:
     """Reports confirmed while the ticket database was down (filed by the action server's replay loop)."""
     return Spool(spool_directory("filings"))
+
+
+def chase_open_case(turn: Turn) -> bool:
+    """"我前天反映的问题怎么还没人管" from a resident with an open case about it (the same category, or any
+    when the message names none): that case is chased (bot.tickets urge: recorded for the unit and
+    staff) and its status shown, instead of a new report. False when there is no such case."""
+    if not is_follow_up(turn.text):
+        return False
+    service, channel = ticket_service(), channel_of(turn.tracker)
+    lang = "en" if turn.lang == ENGLISH else "zh"
+    try:
+        cases = [v for v in service.list_tickets_for(channel, turn.sender_id, open_only=True, limit=10, language=lang)
+                 if v.state in OPEN and turn.category in ("other", v.category)]
+        if not cases:
+            return False
+        service.urge(cases[0].number, channel=channel, sender_id=turn.sender_id, note=turn.text)
+        view = service.ticket_status(cases[0].number, channel, turn.sender_id, language=lang)
+    except Exception as error:  # the database: file a new report rather than lose the message
+        logger.error("chasing a case failed: %s", type(error).__name__, exc_info=not is_unavailable(error))
+        return False
+    turn.say(render("status.chased", turn.lang, status=_service_text(view.message, turn.lang)))
+    turn.events.append(FollowupAction("action_listen"))  # no report form after it
+    return True
 
 
 def _when(moment: dt.datetime, lang: str) -> str:

@@ -115,6 +115,18 @@ def location_answer(text: str) -> Optional[str]:
     return extract_location(text)
 
 
+# Chasing a case already reported ("我前天反映的问题怎么还没人管", "I reported this last week and nobody came"),
+# not a new report.
+_FOLLOW_UP = re.compile(
+    r"(反映|投诉|报修|举报|报|提交|登记|打电话|说)(过|的|了).{0,15}(怎么还|还没|还是没|一直没|没人|到现在|什么时候|啥时候|有结果吗|有进展吗)"
+    r"|催(一下|一催|办|促)|怎么还没(人|有)?(处理|管|来|修|回复|解决|动静)"
+    r"|\b(reported|complained|told you)\b.{0,40}\b(still|nobody|no one|nothing|never)\b", re.IGNORECASE)
+
+
+def is_follow_up(text: str) -> bool:
+    return bool(_FOLLOW_UP.search(_plain(text)))
+
+
 def is_decline(text: str) -> bool:
     return bool(_DECLINE.search(_plain(text)))
 

@@ -1,6 +1,7 @@
 import pytest
 
-from bot.intake import extract_location, extract_phone, is_decline, location_answer, parse_correction
+from bot.intake import (extract_location, extract_phone, is_decline, is_follow_up, location_answer,
+                        parse_correction)
 
 
 @pytest.mark.parametrize("text,phone", [
@@ -132,3 +133,17 @@ def test_not_ratings(text):
 ])
 def test_locations_in_letters(text, expected):
     assert extract_location(text) == expected
+
+
+@pytest.mark.parametrize("text,chasing", [
+    ("我前天反映的问题怎么还没人管", True),
+    ("上周报修的水管到现在还没人来", True),
+    ("帮我催一下", True),
+    ("I reported the broken light last week and nobody came", True),
+    ("我要投诉楼上装修", False),
+    ("楼道灯坏了", False),
+    ("你们什么时候来", False),
+])
+def test_chasing_a_case_already_reported(text, chasing):
+    assert is_follow_up(text) is chasing
+

@@ -288,6 +288,16 @@ class TicketService:
 
         return self._change(number, apply, owner=(channel, sender_id))
 
+    def urge(self, number: str, *, channel: str, sender_id: str, note: Optional[str] = None) -> None:
+        """The resident chases an open case ("我前天反映的问题怎么还没人管", 催办): recorded on the case,
+        where the unit and staff see it in its history. Only the owner can, only while it is open."""
+        def apply(s, t: Ticket, now):
+            if t.state not in OPEN:
+                raise IllegalTransition(t.state, "urge", "only an open case can be chased")
+            lifecycle.record(s, t, "urged", actor="resident", at=now, note=mask_text(note)[:1000] if note else None)
+
+        self._change(number, apply, owner=(channel, sender_id))
+
     def cancel(self, number: str, actor: str, note: Optional[str] = None, *,
                channel: Optional[str] = None, sender_id: Optional[str] = None) -> TicketView:
         """Withdraw a case: by its owner (pass channel and sender_id) or by staff."""

@@ -36,7 +36,7 @@ ACTION_NAMES = {
     "created": "登记", "assign": "派单", "sign": "签收", "return": "退回派单员", "reassign": "改派",
     "escalate": "超期升级", "resolve": "办结", "close": "关闭", "reopen": "重新办理", "mark_duplicate": "并入重复件",
     "cancel": "撤销", "note": "备注", "rated": "居民评价", "repeat_report": "重复反映", "overdue_at_top": "顶层超期",
-    "anonymised": "匿名化",
+    "anonymised": "匿名化", "urged": "居民催办",
 }
 NOTE_MAX = 2000
 

@@ -228,3 +228,20 @@ def test_small_talk_in_the_middle_of_a_report_is_answered_and_is_not_taken_for_a
 def test_a_bare_phone_number_first_is_asked_what_the_problem_is(stack):
     replies = " ".join(stack.say(sender(), "13812345678"))
     assert "什么问题" in replies and "没太明白" not in replies, replies
+
+
+def test_chasing_a_case_already_reported_chases_it_instead_of_starting_a_new_report(stack):
+    from bot.tickets.models import TicketEvent
+
+    who = sender()
+    stack.say(who, "楼下烧烤店天天半夜吵 幸福小区2栋 电话13812345678")
+    number = NUMBER.search(" ".join(stack.say(who, "确认"))).group(0)
+    chased = " ".join(stack.say(who, "我前天反映的问题怎么还没人管"))
+    assert "催办" in chased and number in chased and "具体在哪里" not in chased and "描述" not in chased, chased
+    db = Database(stack.database_url)
+    with db.session(read_only=True) as session:
+        ticket = session.query(Ticket).filter_by(number=number).one()
+        assert [e.action for e in session.query(TicketEvent).filter_by(ticket_id=ticket.id)].count("urged") == 1
+    db.dispose()
+    assert "确认" not in " ".join(stack.say(who, "你好"))  # no form was left open
+

@@ -189,6 +189,20 @@ def test_list_tickets_for_the_resident(svc, clock):
     assert svc.list_tickets_for("rest", "nobody") == []
 
 
+def test_a_resident_can_chase_only_their_own_open_case(svc, db):
+    r = open_complaint(svc)
+    svc.urge(r.number, channel="rest", sender_id="alice", note="前天反映的 怎么还没人管 电话13812345678")
+    with db.session(read_only=True) as s:
+        event = s.execute(select(TicketEvent).where(TicketEvent.action == "urged")).scalar_one()
+        assert (event.actor, event.from_state, event.to_state) == ("resident", "assigned", "assigned")
+        assert "13812345678" not in event.note  # personal data masked in the audit trail
+    with pytest.raises(TicketNotFound):
+        svc.urge(r.number, channel="rest", sender_id="mallory")
+    svc.cancel(r.number, "resident", channel="rest", sender_id="alice")
+    with pytest.raises(IllegalTransition):
+        svc.urge(r.number, channel="rest", sender_id="alice")
+
+
 def test_resolve_asks_for_a_rating(svc, db):
     r = open_complaint(svc)
     with pytest.raises(IllegalTransition):
