@@ -17,7 +17,7 @@ URGENCY_NORMAL = "normal"
 
 NOTIFICATION_KINDS = frozenset(
     {"status_changed", "resolved", "rating_request", "escalated", "urgent_alert", "assigned", "reopened", "staff_reply",
-     "returned", "overdue_at_top", "filed_later"}
+     "returned", "overdue_at_top", "filed_later", "urged"}
 )
 NOTIFICATION_STATUSES = frozenset({"pending", "sent", "failed", "undeliverable"})
 

@@ -85,3 +85,10 @@ def reopened(s, t: Ticket, unit: Unit, score: int, comment: Optional[str], at: d
 def returned(s, t: Ticket, from_unit: Optional[Unit], dispatcher: Unit, note: Optional[str], at: dt.datetime) -> None:
     _staff(s, t, dispatcher.on_duty, "returned", at, unit_name=dispatcher.name_zh, unit_id=dispatcher.id,
            from_unit=from_unit.name_zh if from_unit else "", note=mask_text(note or "-"))
+
+
+def urged(s, t: Ticket, unit: Optional[Unit], note: Optional[str], at: dt.datetime) -> None:
+    """The resident chased the case: the unit holding it hears so."""
+    if unit is not None:
+        _staff(s, t, unit.on_duty, "urged", at, unit_name=unit.name_zh, unit_id=unit.id, note=mask_text(note or "-"))
+

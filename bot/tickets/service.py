@@ -289,12 +289,13 @@ class TicketService:
         return self._change(number, apply, owner=(channel, sender_id))
 
     def urge(self, number: str, *, channel: str, sender_id: str, note: Optional[str] = None) -> None:
-        """The resident chases an open case ("我前天反映的问题怎么还没人管", 催办): recorded on the case,
-        where the unit and staff see it in its history. Only the owner can, only while it is open."""
+        """The resident chases an open case ("我前天反映的问题怎么还没人管", 催办): recorded on the case (staff
+        see it in its history) and the unit holding it is told. Only the owner can, only while it is open."""
         def apply(s, t: Ticket, now):
             if t.state not in OPEN:
                 raise IllegalTransition(t.state, "urge", "only an open case can be chased")
             lifecycle.record(s, t, "urged", actor="resident", at=now, note=mask_text(note)[:1000] if note else None)
+            notices.urged(s, t, self._unit(t), (note or "")[:200], now)
 
         self._change(number, apply, owner=(channel, sender_id))
 

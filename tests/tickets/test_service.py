@@ -196,6 +196,8 @@ def test_a_resident_can_chase_only_their_own_open_case(svc, db):
         event = s.execute(select(TicketEvent).where(TicketEvent.action == "urged")).scalar_one()
         assert (event.actor, event.from_state, event.to_state) == ("resident", "assigned", "assigned")
         assert "13812345678" not in event.note  # personal data masked in the audit trail
+    told = _notes(db, r.number, kind="urged")
+    assert len(told) == 1 and "催办" in told[0].text and "13812345678" not in told[0].text
     with pytest.raises(TicketNotFound):
         svc.urge(r.number, channel="rest", sender_id="mallory")
     svc.cancel(r.number, "resident", channel="rest", sender_id="alice")
