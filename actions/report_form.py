@@ -16,7 +16,7 @@ from rasa_sdk.forms import FormValidationAction
 
 from actions.base import ResidentAction, Turn, deliver, emergency_prefix, offered_message, read_turn
 from bot.asking import asks
-from bot.intake import (extract_location, extract_phone, is_cancel, is_confirm, is_decline,
+from bot.intake import (extract_location, extract_phone, is_cancel, is_confirm, is_decline, is_follow_up,
                         is_substantive, location_answer, parse_correction)
 from bot.texts import category_name, render
 
@@ -45,7 +45,8 @@ class ActionStartReport(ResidentAction):
     async def respond(self, turn: Turn) -> None:
         # Started by "好的" to the offer to file an unanswered question: the report is that question.
         offered = offered_message(turn.tracker)
-        if not offered:
+        chasing = not offered and is_follow_up(turn.text)
+        if chasing:
             from actions.tickets import chase_open_case  # (actions.tickets imports this module)
 
             if chase_open_case(turn):
@@ -56,13 +57,19 @@ class ActionStartReport(ResidentAction):
         key = "report.start_service_request" if intent == "service_request" else "report.start_complaint"
         # "我要投诉" says nothing of the subject yet: no "其他投诉"; the description will tell.
         key += "_general" if source.category == "other" else ""
+        # Chasing a case we have no record of (reported by phone, from another account) without saying
+        # what it is: taken down anew, starting with what it is about; "前天反映的问题怎么还没人管" is not a
+        # description ("物业怎么还没来修电梯" is).
+        unknown_case = chasing and source.category == "other"
+        key = "report.start_unknown_case" if unknown_case else key
         turn.say(render(key, turn.lang, category_name=category_name(source.category, turn.lang)))
         turn.events += [
             SlotSet("report_intent", intent),
             SlotSet("report_category", source.category),
             SlotSet("report_urgency", ",".join(source.urgency) or None),
             SlotSet("report_message_id", message.get("message_id")),
-            SlotSet("report_description", _clip(source.text) if is_substantive(source.text) else None),
+            SlotSet("report_description", _clip(source.text) if is_substantive(source.text) and not unknown_case
+                    else None),
             SlotSet("report_location", extract_location(source.text)),
             SlotSet("report_phone", extract_phone(source.text)),
             SlotSet("report_confirmed", None),

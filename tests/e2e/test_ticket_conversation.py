@@ -245,3 +245,8 @@ def test_chasing_a_case_already_reported_chases_it_instead_of_starting_a_new_rep
     db.dispose()
     assert "确认" not in " ".join(stack.say(who, "你好"))  # no form was left open
 
+
+
+def test_chasing_a_case_we_have_no_record_of_takes_it_down_anew_asking_what_it_is(stack):
+    replies = stack.say(sender(), "我前天反映的问题怎么还没人管")
+    assert "没有找到" in " ".join(replies) and "描述" in replies[-1], replies
