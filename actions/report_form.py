@@ -54,28 +54,32 @@ class ActionStartReport(ResidentAction):
         source = read_turn(turn.tracker, offered) if offered else turn
         message = offered or turn.tracker.latest_message or {}
         intent = _report_intent(source, message)
-        key = "report.start_service_request" if intent == "service_request" else "report.start_complaint"
-        # "我要投诉" says nothing of the subject yet: no "其他投诉"; the description will tell.
-        key += "_general" if source.category == "other" else ""
         # Chasing a case we have no record of (reported by phone, from another account) without saying
-        # what it is: taken down anew, starting with what it is about; "前天反映的问题怎么还没人管" is not a
-        # description ("物业怎么还没来修电梯" is).
+        # what it is: taken down anew; "前天反映的问题怎么还没人管" is not a description ("物业怎么还没来修电梯" is).
         unknown_case = chasing and source.category == "other"
-        key = "report.start_unknown_case" if unknown_case else key
-        turn.say(render(key, turn.lang, category_name=category_name(source.category, turn.lang)))
+        turn.say(_start_text(intent, source.category, unknown_case, turn.lang))
+        described = is_substantive(source.text) and not unknown_case
         turn.events += [
             SlotSet("report_intent", intent),
             SlotSet("report_category", source.category),
             SlotSet("report_urgency", ",".join(source.urgency) or None),
             SlotSet("report_message_id", message.get("message_id")),
-            SlotSet("report_description", _clip(source.text) if is_substantive(source.text) and not unknown_case
-                    else None),
+            SlotSet("report_description", _clip(source.text) if described else None),
             SlotSet("report_location", extract_location(source.text)),
             SlotSet("report_phone", extract_phone(source.text)),
             SlotSet("report_confirmed", None),
         ]
         if offered:  # no rule leads from "好的" to the form
             turn.events += [SlotSet("report_offered", None), FollowupAction("report_form")]
+
+
+def _start_text(intent: str, category: str, unknown_case: bool, lang: str) -> str:
+    if unknown_case:
+        return render("report.start_unknown_case", lang)
+    key = "report.start_service_request" if intent == "service_request" else "report.start_complaint"
+    # "我要投诉" says nothing of the subject yet: no "其他投诉"; the description will tell.
+    key += "_general" if category == "other" else ""
+    return render(key, lang, category_name=category_name(category, lang))
 
 
 def _report_intent(source: Turn, message: Dict[str, Any]) -> str:
