@@ -91,4 +91,3 @@ def urged(s, t: Ticket, unit: Optional[Unit], note: Optional[str], at: dt.dateti
     """The resident chased the case: the unit holding it hears so."""
     if unit is not None:
         _staff(s, t, unit.on_duty, "urged", at, unit_name=unit.name_zh, unit_id=unit.id, note=mask_text(note or "-"))
-

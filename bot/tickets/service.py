@@ -30,6 +30,7 @@ from .validation import normalise_phone
 from .workcalendar import SHANGHAI
 
 log = logging.getLogger(__name__)
+URGE_NOTICE_HOURS = 12
 
 MAX_DESCRIPTION_CHARS = 4000
 MAX_LOCATION_CHARS = 500
@@ -294,8 +295,12 @@ class TicketService:
         def apply(s, t: Ticket, now):
             if t.state not in OPEN:
                 raise IllegalTransition(t.state, "urge", "only an open case can be chased")
+            # The unit hears of a chase once per URGE_NOTICE_HOURS, however often the resident asks.
+            told_lately = any(e.action == "urged" and e.at >= now - dt.timedelta(hours=URGE_NOTICE_HOURS)
+                              for e in t.events)
             lifecycle.record(s, t, "urged", actor="resident", at=now, note=mask_text(note)[:1000] if note else None)
-            notices.urged(s, t, self._unit(t), (note or "")[:200], now)
+            if not told_lately:
+                notices.urged(s, t, self._unit(t), (note or "")[:200], now)
 
         self._change(number, apply, owner=(channel, sender_id))
 

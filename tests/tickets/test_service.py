@@ -189,7 +189,7 @@ def test_list_tickets_for_the_resident(svc, clock):
     assert svc.list_tickets_for("rest", "nobody") == []
 
 
-def test_a_resident_can_chase_only_their_own_open_case(svc, db):
+def test_a_resident_can_chase_only_their_own_open_case(svc, db, clock):
     r = open_complaint(svc)
     svc.urge(r.number, channel="rest", sender_id="alice", note="前天反映的 怎么还没人管 电话13812345678")
     with db.session(read_only=True) as s:
@@ -198,6 +198,11 @@ def test_a_resident_can_chase_only_their_own_open_case(svc, db):
         assert "13812345678" not in event.note  # personal data masked in the audit trail
     told = _notes(db, r.number, kind="urged")
     assert len(told) == 1 and "催办" in told[0].text and "13812345678" not in told[0].text
+    svc.urge(r.number, channel="rest", sender_id="alice", note="催一下")  # recorded, the unit not told twice
+    assert len(_notes(db, r.number, kind="urged")) == 1
+    clock.advance(hours=13)
+    svc.urge(r.number, channel="rest", sender_id="alice", note="还是没人来")
+    assert len(_notes(db, r.number, kind="urged")) == 2
     with pytest.raises(TicketNotFound):
         svc.urge(r.number, channel="rest", sender_id="mallory")
     svc.cancel(r.number, "resident", channel="rest", sender_id="alice")
