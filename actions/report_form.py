@@ -202,10 +202,11 @@ class ValidateReportForm(FormValidationAction):
             return {}
         slots = {"report_description": _clip(turn.text)}
         # As for a first message: the place or number it already gives is not asked for again.
-        if not tracker.get_slot("report_location") and extract_location(turn.text):
-            slots["report_location"] = extract_location(turn.text)
-        if not tracker.get_slot("report_phone") and extract_phone(turn.text):
-            slots["report_phone"] = extract_phone(turn.text)
+        place, phone = extract_location(turn.text), extract_phone(turn.text)
+        if place and not tracker.get_slot("report_location"):
+            slots["report_location"] = place
+        if phone and not tracker.get_slot("report_phone"):
+            slots["report_phone"] = phone
         return slots
 
     async def extract_report_location(self, dispatcher, tracker, domain) -> Dict[Text, Any]:

@@ -12,7 +12,6 @@ from actions.base import ResidentAction, Turn, channel_of
 from actions.handoff import hand_over
 from actions.report_form import FORM_SLOTS, NO_PHONE
 from bot.db import is_unavailable
-from bot.intake import is_follow_up
 from bot.spool import Spool, spool_directory
 from bot.language import ENGLISH, TRADITIONAL, to_traditional
 from bot.texts import render
@@ -37,11 +36,10 @@ def filing_spool() -> Spool:
 
 
 def chase_open_case(turn: Turn) -> bool:
-    """"我前天反映的问题怎么还没人管" from a resident with an open case about it (the same category, or any
-    when the message names none): that case is chased (bot.tickets urge: recorded for the unit and
-    staff) and its status shown, instead of a new report. False when there is no such case."""
-    if not is_follow_up(turn.text):
-        return False
+    """A chase (bot.intake.is_follow_up: "我前天反映的问题怎么还没人管", the caller has found it) from a
+    resident with an open case about it (the same category, or any when the message names none): that
+    case is chased (bot.tickets urge: recorded for the unit and staff) and its status shown, instead of
+    a new report. False when there is no such case."""
     service, channel = ticket_service(), channel_of(turn.tracker)
     lang = "en" if turn.lang == ENGLISH else "zh"
     try:
