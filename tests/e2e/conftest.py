@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Dict, Iterator, Optional
 
 import pytest
@@ -53,6 +54,20 @@ class Stack:
         status, replies = self.post("/webhooks/rest/webhook", {"sender": sender, "message": text}, token=False)
         assert status == 200, replies
         return [r.get("text", "") for r in replies]
+
+    def stored_ticket(self, number: str) -> SimpleNamespace:
+        """The ticket as the stack's database holds it: its columns, and `actions`, its history's actions."""
+        from bot.db import Database
+        from bot.tickets.models import Ticket
+
+        db = Database(self.database_url)
+        try:
+            with db.session(read_only=True) as session:
+                ticket = session.query(Ticket).filter_by(number=number).one()
+                return SimpleNamespace(**{c.name: getattr(ticket, c.name) for c in Ticket.__table__.columns},
+                                       actions=[e.action for e in ticket.events])
+        finally:
+            db.dispose()
 
 
 @contextlib.contextmanager

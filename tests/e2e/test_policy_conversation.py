@@ -44,9 +44,6 @@ def test_a_question_inside_a_letter_is_answered_from_the_city_it_names(stack):
 
 
 def test_an_unanswered_question_that_tells_a_problem_is_offered_as_a_report_and_yes_files_it(stack):
-    from bot.db import Database
-    from bot.tickets.models import Ticket
-
     who = sender()
     question = "楼上装修太吵了，请问装修时间有规定吗？"
     offer = " ".join(stack.say(who, question))
@@ -56,8 +53,5 @@ def test_an_unanswered_question_that_tells_a_problem_is_offered_as_a_report_and_
     stack.say(who, "不留")
     done = " ".join(stack.say(who, "确认"))
     number = re.search(r"GD\d{8}-\d{4}", done).group(0)
-    db = Database(stack.database_url)
-    with db.session(read_only=True) as session:
-        ticket = session.query(Ticket).filter_by(number=number).one()
-        assert (ticket.category, ticket.description) == ("noise", question)
-    db.dispose()
+    ticket = stack.stored_ticket(number)
+    assert (ticket.category, ticket.description) == ("noise", question)

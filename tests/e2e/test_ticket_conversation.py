@@ -2,9 +2,6 @@
 import re
 import uuid
 
-from bot.db import Database
-from bot.tickets.models import Ticket
-
 NUMBER = re.compile(r"GD\d{8}-\d{4}")
 
 
@@ -66,11 +63,8 @@ def test_a_letter_is_filed_with_its_place_and_a_yes_to_the_phone_question_asks_f
     assert "地点：幸福里小区5栋2单元" in summary and "尊敬的社区" not in summary.split("地点：")[1]
     assert "增设集中充电棚" not in summary and "…" in summary  # the letter is previewed, not echoed whole
     number = NUMBER.search(" ".join(stack.say(who, "确认"))).group(0)
-    db = Database(stack.database_url)
-    with db.session(read_only=True) as session:  # but the ticket keeps all of it
-        kept = session.query(Ticket).filter_by(number=number).one().description
+    kept = stack.stored_ticket(number).description  # but the ticket keeps all of it
     assert kept == letter  # in the resident's own characters, not the classifiers' normalised text
-    db.dispose()
 
 
 def test_the_ticket_keeps_the_residents_own_words(stack):
@@ -81,11 +75,8 @@ def test_the_ticket_keeps_the_residents_own_words(stack):
         who = sender()
         stack.say(who, text)
         number = NUMBER.search(" ".join(stack.say(who, confirm))).group(0)
-        db = Database(stack.database_url)
-        with db.session(read_only=True) as session:
-            ticket = session.query(Ticket).filter_by(number=number).one()
-            assert ticket.description == text and ticket.location in text, (ticket.description, ticket.location)
-        db.dispose()
+        ticket = stack.stored_ticket(number)
+        assert ticket.description == text and ticket.location in text, (ticket.description, ticket.location)
 
 
 def test_correction_and_cancel(stack):
@@ -199,11 +190,8 @@ def test_i_want_to_complain_asks_what_happened_and_the_answer_decides_the_catego
     stack.say(who, "阳光花园7栋")
     stack.say(who, "不留")
     number = NUMBER.search(" ".join(stack.say(who, "确认"))).group(0)
-    db = Database(stack.database_url)
-    with db.session(read_only=True) as session:
-        ticket = session.query(Ticket).filter_by(number=number).one()
-        assert (ticket.intent, ticket.category) == ("complaint", "property")
-    db.dispose()
+    ticket = stack.stored_ticket(number)
+    assert (ticket.intent, ticket.category) == ("complaint", "property")
 
 
 def test_a_description_that_says_where_is_not_asked_where_again(stack):
@@ -231,18 +219,12 @@ def test_a_bare_phone_number_first_is_asked_what_the_problem_is(stack):
 
 
 def test_chasing_a_case_already_reported_chases_it_instead_of_starting_a_new_report(stack):
-    from bot.tickets.models import TicketEvent
-
     who = sender()
     stack.say(who, "楼下烧烤店天天半夜吵 幸福小区2栋 电话13812345678")
     number = NUMBER.search(" ".join(stack.say(who, "确认"))).group(0)
     chased = " ".join(stack.say(who, "我前天反映的问题怎么还没人管"))
     assert "催办" in chased and number in chased and "具体在哪里" not in chased and "描述" not in chased, chased
-    db = Database(stack.database_url)
-    with db.session(read_only=True) as session:
-        ticket = session.query(Ticket).filter_by(number=number).one()
-        assert [e.action for e in session.query(TicketEvent).filter_by(ticket_id=ticket.id)].count("urged") == 1
-    db.dispose()
+    assert stack.stored_ticket(number).actions.count("urged") == 1
     assert "确认" not in " ".join(stack.say(who, "你好"))  # no form was left open
 
 
